@@ -1,0 +1,67 @@
+"""The ``geor1`` command. Each subcommand lives in its own module, which defines
+``add_arguments(parser)`` and ``run(args) -> int``; this file only lists them, so ``geor1 --help``
+stays fast (heavy imports happen when a subcommand runs)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("geor1.synth.cli", "make a GeoSynth dataset (rec, ovd, gres, crossview, geoloc)"),
+    "convert": ("geor1.data.convert", "convert a public dataset into the geor1 schema"),
+    "fewshot": ("geor1.data.fewshot", "take nested k-shot splits per category"),
+    "validate": ("geor1.data.validate", "check a dataset folder against the schema"),
+    "train": ("geor1.train.cli", "SFT or GRPO/DAPO training from a YAML recipe"),
+    "pretrain": ("geor1.train.pretrain", "train the built-in tiny model on GeoSynth"),
+    "engine": ("geor1.engine.cli", "make reasoning-annotated SFT data with a teacher"),
+    "eval": ("geor1.evaluation.cli", "evaluate a model on a dataset"),
+    "predict": ("geor1.evaluation.predict", "run a model on one image and draw its answer"),
+    "report": ("geor1.report.cli", "write an HTML report for a run folder"),
+    "demo": ("geor1.demo", "the main job on the embedded default, end to end"),
+    "model": ("geor1.models.cli", "inspect or build the built-in tiny model"),
+}
+
+
+def available_commands() -> dict[str, tuple[str, str]]:
+    return {n: v for n, v in COMMANDS.items() if importlib.util.find_spec(v[0]) is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="geor1", description=__doc__.split("\n")[0].replace("The ", "", 1))
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in available_commands().items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = available_commands()
+    # Parse the global part first, then hand the rest to the subcommand's own parser.
+    first = next((i for i, a in enumerate(argv) if a in commands), None)
+    if first is None:
+        args = parser.parse_args(argv)
+        parser.print_help()
+        return 0 if not argv or argv in (["-h"], ["--help"]) else 2
+    global_args = parser.parse_args(argv[:first])
+    logging.basicConfig(level=logging.DEBUG if global_args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    name = argv[first]
+    module_name, help_text = commands[name]
+    module = importlib.import_module(module_name)
+    sub = argparse.ArgumentParser(prog=f"geor1 {name}", description=module.__doc__ or help_text,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    module.add_arguments(sub)
+    args = sub.parse_args(argv[first + 1:])
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

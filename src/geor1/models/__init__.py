@@ -1,0 +1,100 @@
+"""Model loading: Qwen2.5-VL and Qwen2-VL checkpoints (local folder or hub id) and the built-in tiny
+model, each with a torchvision-free processor.
+
+>>> model, processor = load("tiny")                    # randomly initialised (seeded)
+>>> model, processor = load("tiny", checkpoint="runs/pretrain/final")
+>>> model, processor = load("Qwen/Qwen2.5-VL-3B-Instruct", dtype="bfloat16")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from geor1.coords import Frame, get_frame
+from geor1.models.processor import build_processor, processor_pixels, read_chat_template
+from geor1.models.tiny import TINY_DIR
+
+# Names that resolve to the built-in tiny model; "tiny-geosynth" is the shipped pretrained one.
+TINY_NAMES = {"tiny": TINY_DIR}
+PRETRAINED_DIR = Path(__file__).parent / "tiny_geosynth"
+if (PRETRAINED_DIR / "config.json").is_file():
+    TINY_NAMES["tiny-geosynth"] = PRETRAINED_DIR
+
+MODEL_CLASSES = {"qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration", "qwen2_vl": "Qwen2VLForConditionalGeneration"}
+
+
+def _model_type(path: str, **hub_kwargs) -> str:
+    if os.path.isdir(path):
+        cfg_file = os.path.join(path, "config.json")
+        if not os.path.isfile(cfg_file):
+            raise FileNotFoundError(f"{path} has no config.json: not a model folder")
+        with open(cfg_file, encoding="utf-8") as f:
+            model_type = json.load(f).get("model_type", "")
+    else:
+        from transformers import AutoConfig
+
+        model_type = AutoConfig.from_pretrained(path, **hub_kwargs).model_type
+    if model_type not in MODEL_CLASSES:
+        raise ValueError(f"{path}: model_type {model_type!r} is not supported (supported: {', '.join(MODEL_CLASSES)})")
+    return model_type
+
+
+def load_processor(name_or_path: str, *, min_pixels: int | None = None, max_pixels: int | None = None,
+                   **hub_kwargs):
+    """The processor of a checkpoint (folder or hub id), built without torchvision."""
+    from transformers import AutoTokenizer, Qwen2VLImageProcessorPil
+
+    path = str(TINY_NAMES.get(name_or_path, name_or_path))
+    model_type = _model_type(path, **hub_kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(path, **hub_kwargs)
+    image_processor = Qwen2VLImageProcessorPil.from_pretrained(path, **hub_kwargs)
+    template = read_chat_template(path) if os.path.isdir(path) else None
+    return build_processor(model_type, tokenizer, image_processor=image_processor, min_pixels=min_pixels,
+                           max_pixels=max_pixels, chat_template=template)
+
+
+def load(name_or_path: str = "tiny", *, checkpoint: str | None = None, dtype: str = "float32",
+         min_pixels: int | None = None, max_pixels: int | None = None, seed: int = 0,
+         device_map=None, attn_implementation: str | None = None, **hub_kwargs):
+    """Return ``(model, processor)``; :func:`answer_frame` gives the frame the model answers in.
+
+    ``name_or_path``: ``"tiny"`` (the built-in architecture, random weights from ``seed`` unless
+    ``checkpoint`` names trained weights), ``"tiny-geosynth"`` (the shipped pretrained tiny model),
+    a local checkpoint folder, or a hub id such as ``Qwen/Qwen2.5-VL-3B-Instruct``.
+    ``min_pixels``/``max_pixels`` override the processor's resize bounds (and so the answer frame
+    of Qwen2.5-VL, which is pixels of the resized input).
+    """
+    import torch
+    import transformers
+
+    base = str(TINY_NAMES.get(name_or_path, name_or_path))
+    weights = checkpoint or base
+    model_type = _model_type(base, **hub_kwargs)
+    cls = getattr(transformers, MODEL_CLASSES[model_type])
+    torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    kwargs = dict(dtype=torch_dtype, **hub_kwargs)
+    if device_map is not None:
+        kwargs["device_map"] = device_map
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    has_weights = os.path.isdir(weights) and any(Path(weights).glob("*.safetensors")) or not os.path.isdir(weights)
+    if has_weights:
+        model = cls.from_pretrained(weights, **kwargs)
+    else:  # an architecture folder without weights (the built-in tiny model): seeded random init
+        config = transformers.AutoConfig.from_pretrained(weights)
+        if attn_implementation:
+            config._attn_implementation = attn_implementation
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = cls._from_config(config, dtype=torch_dtype)
+    processor = load_processor(checkpoint if checkpoint and os.path.isfile(os.path.join(checkpoint, "tokenizer.json"))
+                               else base, min_pixels=min_pixels, max_pixels=max_pixels, **hub_kwargs)
+    return model, processor
+
+
+def answer_frame(model, processor) -> Frame:
+    """The coordinate frame ``model`` answers in, given the processor's resize bounds."""
+    lo, hi = processor_pixels(processor)
+    return get_frame(model.config.model_type, min_pixels=lo, max_pixels=hi)

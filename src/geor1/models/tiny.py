@@ -1,0 +1,179 @@
+"""The built-in tiny model: a Qwen2.5-VL-architecture config small enough to train on 2 CPU cores,
+with a tokenizer geor1 builds itself.
+
+``build_tiny(out_dir)`` writes every file of ``geor1/models/tiny/`` deterministically (run
+``geor1 model build-tiny`` to rebuild; a test checks the shipped files are exactly what it makes):
+
+- ``tokenizer.json`` — byte-level BPE trained on a fixed corpus of geor1's task language, with
+  Qwen2's pre-tokenizer (digits split one by one, as Qwen tokenizes numbers) and Qwen2.5-VL's
+  special tokens, plus ``<think>``/``</think>``/``<answer>``/``</answer>`` as single tokens;
+- ``tokenizer_config.json`` and ``chat_template.jinja`` — a Qwen-style chat template with image
+  placeholders ``<|vision_start|><|image_pad|><|vision_end|>``;
+- ``config.json`` — the Qwen2.5-VL config (M-RoPE sections sized for the small head dimension);
+- ``preprocessor_config.json`` — the image processor: images resized to 224×224 pixels
+  (8×8 = 64 image tokens after the 2×2 merge), so the Qwen2.5-VL answer frame is 0–224 pixels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+
+TINY_DIR = Path(__file__).parent / "tiny"
+
+SPECIAL_TOKENS = [
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
+    "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
+    "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
+]
+TAG_TOKENS = ["<think>", "</think>", "<answer>", "</answer>"]
+VOCAB_SIZE = 2048
+IMAGE_PIXELS = 224 * 224
+
+# Qwen2's pre-tokenizer split: letters in runs, every digit alone, punctuation runs, whitespace.
+QWEN_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+              r"\s*[\r\n]+|\s+(?!\S)|\s+")
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for c in message['content'] %}"
+    "{% if c['type'] == 'image' or 'image' in c or 'image_url' in c %}{{ '<|vision_start|><|image_pad|><|vision_end|>' }}"
+    "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}"
+    "{{ '<|im_end|>\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+TEXT_CONFIG = dict(hidden_size=256, intermediate_size=768, num_hidden_layers=4, num_attention_heads=4,
+                   num_key_value_heads=2, max_position_embeddings=2048, rms_norm_eps=1e-6,
+                   rope_theta=10000.0, tie_word_embeddings=True)
+# head_dim 64 -> 32 rotary frequencies, split temporal/height/width like Qwen's [16, 24, 24] of 64.
+MROPE_SECTION = [8, 12, 12]
+VISION_CONFIG = dict(depth=4, hidden_size=128, intermediate_size=256, num_heads=4, patch_size=14,
+                     spatial_merge_size=2, temporal_patch_size=2, window_size=112,
+                     fullatt_block_indexes=[1, 3], out_hidden_size=256)
+
+
+def _corpus() -> list[str]:
+    """A fixed corpus of the language geor1's tasks speak (categories, attributes, relations,
+    prompts, JSON answers, rationales, places). Order and content are fixed: same merges each build."""
+    categories = [
+        "airplane", "airport", "ship", "harbor", "storage tank", "vehicle", "car", "truck", "bus",
+        "building", "house", "tennis court", "basketball court", "baseball diamond", "baseball field",
+        "ground track field", "soccer field", "swimming pool", "bridge", "dam", "wind turbine",
+        "windmill", "roundabout", "helicopter", "chimney", "stadium", "golf field", "overpass",
+        "train station", "expressway service area", "expressway toll station", "parking lot",
+        "container", "crane", "tree", "road", "river", "lake", "forest", "field", "farmland",
+        "solar panel", "greenhouse", "silo", "tower", "pier", "boat", "runway", "terminal",
+    ]
+    colours = ["red", "green", "blue", "yellow", "white", "black", "gray", "grey", "orange", "brown",
+               "dark", "light", "bright", "silver", "beige", "tan", "teal", "purple", "pink"]
+    sizes = ["small", "large", "big", "tiny", "huge", "medium", "long", "short", "wide", "narrow",
+             "largest", "smallest", "biggest", "longest", "tallest", "round", "square", "rectangular"]
+    places = ["top", "bottom", "left", "right", "upper", "lower", "center", "middle", "corner",
+              "top left", "top right", "bottom left", "bottom right", "upper left", "lower right",
+              "north", "south", "east", "west", "northern", "southern", "eastern", "western"]
+    relations = ["left of", "right of", "above", "below", "next to", "nearest to", "closest to",
+                 "farthest from", "between", "near", "beside", "adjacent to", "along", "across"]
+    ordinals = ["first", "second", "third", "fourth", "fifth", "last", "from the left", "from the right",
+                "from the top", "from the bottom"]
+    words = ("the a an of in on at to with and or is are there which that it its this one two three four "
+             "five six seven eight nine ten no none all each every other only image picture photo scene "
+             "object objects target targets category located position find locate detect segment count "
+             "output answer thinking process final format JSON tags box boxes mask masks point keypoint "
+             "ground aerial satellite view street panorama candidate candidates option options match "
+             "matches matching latitude longitude degrees city country continent region climate biome "
+             "desert tundra tropical temperate arid polar savanna grassland snow sand water soil grass "
+             "urban rural coastal mountain hill shadow shadows sun sunlight morning noon evening season "
+             "summer winter spring autumn height tall low roof roofs layout grid street streets buildings "
+             "trees vegetation orientation facing pointing rotated horizontal vertical diagonal because so "
+             "therefore first then next finally step I see look compare consider check chosen choose "
+             "Asia Europe Africa America Oceania Antarctica North South East West lat lon km").split()
+    lines = []
+    for c, col, s in itertools.product(categories, colours[:8], sizes[:6]):
+        lines.append(f"the {s} {col} {c}")
+    for c, p, r in itertools.product(categories, places, relations[:6]):
+        lines.append(f"the {c} in the {p} {r} the {categories[(len(c) + len(p)) % len(categories)]}")
+    for c, o in itertools.product(categories, ordinals):
+        lines.append(f"the {o} {c} {o}")
+    lines += [" ".join(words[i:i + 12]) for i in range(0, len(words), 3)]
+    lines += [
+        "First output the thinking process in <think> </think> tags and then output the final answer in "
+        "<answer> </answer> tags. Output the final answer in JSON format.",
+        "Please provide the bounding box coordinates of the region this sentence describes: ",
+        "Locate every object of this category and output their bounding boxes as a JSON list:",
+        "Segment the objects this sentence refers to. Output boxes and two keypoints per object, or None.",
+        "Which aerial image shows where this ground photo was taken? Answer with the letter.",
+        "Where on Earth was this photo taken? Answer with latitude and longitude in decimal degrees.",
+        "You are a helpful assistant.", "None", "null", "no target", "There are The This It Its I In On",
+        "The target is the one. The candidates are. The answer is. Step one. Therefore the answer is.",
+    ]
+    for i in range(600):  # answers in every JSON shape the tasks use, digits 0-9 in all places
+        a, b, c, d = (i * 37) % 224, (i * 53) % 224, (i * 71) % 224, (i * 97) % 224
+        lab = categories[i % len(categories)]
+        lines.append(f'{{"bbox_2d": [{a}, {b}, {c}, {d}], "label": "{lab}"}}')
+        lines.append(f'[{{"bbox_2d": [{a}, {b}, {c}, {d}], "keypoint1": [{a}, {b}], "keypoint2": [{c}, {d}]}}]')
+        lines.append(f'<think>The {lab} is in the {places[i % len(places)]}.</think>\n<answer>{chr(65 + i % 4)}</answer>')
+        lines.append(f'{{"lat": {a - 90}.{b}, "lon": {c - 112}.{d}, "city": "City {i}", "country": "Land"}}')
+    return lines
+
+
+def build_tokenizer():
+    """The tiny model's tokenizer (a ``PreTrainedTokenizerFast``), built deterministically."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN_SPLIT), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE - len(TAG_TOKENS), special_tokens=SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(_corpus(), trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   chat_template=CHAT_TEMPLATE, padding_side="left", model_max_length=2048)
+    fast.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS[1:]})
+    fast.add_tokens(TAG_TOKENS)
+    return fast
+
+
+def build_config(tokenizer):
+    from transformers import Qwen2_5_VLConfig
+
+    ids = tokenizer.convert_tokens_to_ids
+    text = dict(TEXT_CONFIG, vocab_size=len(tokenizer), bos_token_id=None, eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+                rope_scaling={"type": "mrope", "rope_type": "default", "mrope_section": MROPE_SECTION})
+    return Qwen2_5_VLConfig(
+        text_config=text, vision_config=dict(VISION_CONFIG),
+        image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"),
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+
+
+def build_tiny(out_dir: str | os.PathLike = TINY_DIR) -> Path:
+    """Write the tiny model's config, tokenizer and preprocessor files into ``out_dir``."""
+    from transformers import Qwen2VLImageProcessorPil
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer()
+    tokenizer.save_pretrained(out)
+    build_config(tokenizer).save_pretrained(out)
+    Qwen2VLImageProcessorPil(min_pixels=IMAGE_PIXELS, max_pixels=IMAGE_PIXELS).save_pretrained(out)
+    # Normalise JSON layout so rebuilding gives byte-identical files.
+    for p in sorted(out.glob("*.json")):
+        data = json.loads(p.read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            data.pop("transformers_version", None)
+        p.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out

@@ -1,0 +1,111 @@
+"""What every task shares: the think/answer template, completion text, the format reward, and the
+reward registry.
+
+Rewards follow TRL's reward-function signature ``f(completions, **dataset_columns) -> list[float]``:
+``completions`` is a list of strings (standard datasets) or of message lists (conversational
+datasets, ``[{"role": "assistant", "content": ...}]``); each dataset column arrives as a list
+aligned with ``completions``. A malformed completion is never an exception: it scores the
+reward's minimum and the reason is logged (see :func:`log_reason`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable
+
+log = logging.getLogger("geor1.rewards")
+
+THINK_ANSWER_INSTRUCTION = (
+    "First output the thinking process in <think> </think> tags and then output the final answer in "
+    "<answer> </answer> tags."
+)
+
+# The whole output must be exactly one think block followed by one answer block.
+FORMAT_RE = re.compile(r"^\s*<think>(?:(?!</?think>).)*</think>\s*<answer>(?:(?!</?answer>).)*</answer>\s*$",
+                       re.DOTALL)
+_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_THINK_RE = re.compile(r"<think>(.*?)</think>", re.DOTALL)
+
+# Counts of reasons rewards gave 0 for, for logging and tests ("rec_iou: no box in answer": 12).
+REASONS: Counter = Counter()
+
+
+def log_reason(reward: str, reason: str) -> None:
+    """Record why ``reward`` scored a completion at its minimum (never raises)."""
+    REASONS[f"{reward}: {reason}"] += 1
+    log.debug("%s: %s", reward, reason)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parse result: ``value`` when ``ok``, else ``reason`` says what was wrong."""
+
+    value: Any = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+
+def completion_text(completion: Any) -> str:
+    """The text of one completion, whether a string or a conversational message list."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        return completion_text(completion.get("content", ""))
+    if isinstance(completion, (list, tuple)):
+        parts = []
+        for item in completion:
+            if isinstance(item, dict) and item.get("type") == "text":
+                parts.append(str(item.get("text", "")))
+            elif isinstance(item, (dict, list, tuple, str)):
+                parts.append(completion_text(item))
+        return "".join(parts)
+    return "" if completion is None else str(completion)
+
+
+def answer_text(text: str) -> str:
+    """The content of the last ``<answer>…</answer>`` block, or the whole text when there is none
+    (a model trained without the template answers directly)."""
+    found = _ANSWER_RE.findall(text)
+    return found[-1].strip() if found else text.strip()
+
+
+def think_text(text: str) -> str:
+    """The content of the first ``<think>…</think>`` block, or ``""``."""
+    m = _THINK_RE.search(text)
+    return m.group(1).strip() if m else ""
+
+
+def has_format(text: str) -> bool:
+    return bool(FORMAT_RE.match(text))
+
+
+def format_reward(completions: list, **kwargs) -> list[float]:
+    """1.0 if the whole completion is ``<think>…</think>\\s*<answer>…</answer>``, else 0.0."""
+    out = []
+    for c in completions:
+        ok = has_format(completion_text(c))
+        if not ok:
+            log_reason("format", "output is not <think>…</think> <answer>…</answer>")
+        out.append(1.0 if ok else 0.0)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry: reward name -> function. Task modules register theirs at import.
+RewardFn = Callable[..., list]
+REWARDS: dict[str, RewardFn] = {"format": format_reward}
+
+
+def register_reward(name: str) -> Callable[[RewardFn], RewardFn]:
+    def deco(fn: RewardFn) -> RewardFn:
+        if name in REWARDS and REWARDS[name] is not fn:
+            raise ValueError(f"reward {name!r} registered twice")
+        REWARDS[name] = fn
+        return fn
+    return deco
