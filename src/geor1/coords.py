@@ -59,6 +59,17 @@ class Frame:
                      max_pixels or self.max_pixels, self.factor)
 
 
+def frame_to_dict(frame: Frame) -> dict:
+    """A JSON-ready description of ``frame`` (stored in dataset columns so rewards can rebuild it)."""
+    return {"name": frame.name, "kind": frame.kind, "scale": frame.scale, "min_pixels": frame.min_pixels,
+            "max_pixels": frame.max_pixels, "factor": frame.factor}
+
+
+def frame_from_dict(d: dict | str) -> Frame:
+    """Inverse of :func:`frame_to_dict`; a plain name is accepted too."""
+    return get_frame(d) if isinstance(d, str) else Frame(**d)
+
+
 FRAMES = {
     "qwen2.5-vl": Frame("qwen2.5-vl", "resized"),
     "norm1000": Frame("norm1000", "normalized", 1000.0),
