@@ -27,8 +27,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is not there either
+        return False
+
+
 def available_commands() -> dict[str, tuple[str, str]]:
-    return {n: v for n, v in COMMANDS.items() if importlib.util.find_spec(v[0]) is not None}
+    """The subcommands whose modules are installed."""
+    return {n: v for n, v in COMMANDS.items() if _exists(v[0])}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,9 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     # Parse the global part first, then hand the rest to the subcommand's own parser.
     first = next((i for i, a in enumerate(argv) if a in commands), None)
     if first is None:
-        args = parser.parse_args(argv)
+        if argv and argv not in (["-h"], ["--help"]):
+            bad = next((a for a in argv if not a.startswith("-")), argv[0])
+            parser.print_usage(sys.stderr)
+            print(f"geor1: unknown command {bad!r} (commands: {', '.join(commands)})", file=sys.stderr)
+            return 2
         parser.print_help()
-        return 0 if not argv or argv in (["-h"], ["--help"]) else 2
+        return 0
     global_args = parser.parse_args(argv[:first])
     logging.basicConfig(level=logging.DEBUG if global_args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", datefmt="%H:%M:%S")

@@ -126,8 +126,11 @@ def clip_boxes(boxes, width: float, height: float) -> np.ndarray:
     return np.stack([x[..., 0], y[..., 0], x[..., 1], y[..., 1]], axis=-1)
 
 
-def format_box(box, frame: str | Frame, width: int, height: int) -> list[int]:
-    """An original-pixel box as the integers a model of ``frame`` should answer (rounded)."""
+def format_box(box, frame: str | Frame, width: int, height: int) -> list:
+    """An original-pixel box as a model of ``frame`` should answer it: integers, except in the 0–1
+    frame where three decimals are kept."""
     fw, fh = get_frame(frame).extent(width, height)
-    b = clip_boxes(to_frame(box, frame, width, height), fw, fh)
-    return [int(round(v)) for v in b.tolist()]
+    b = clip_boxes(to_frame(box, frame, width, height), fw, fh).tolist()
+    if max(fw, fh) <= 1:
+        return [round(v, 3) for v in b]
+    return [int(round(v)) for v in b]
