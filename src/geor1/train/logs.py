@@ -1,0 +1,106 @@
+"""Training logs people can read and plot: ``metrics.csv`` (every logged scalar, one row per log
+step), ``completions.csv`` (every sampled completion with each reward's value) and complete-only
+checkpoints.
+
+Checkpoints: transformers writes ``checkpoint-N/`` file by file, so a run killed mid-save leaves a
+partial folder that ``get_last_checkpoint`` would happily resume from. :class:`CheckpointMarker`
+writes ``checkpoint-N/COMPLETE`` (atomically) after the save finishes; :func:`last_complete_checkpoint`
+resumes only from marked folders.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from geor1.tasks.common import completion_text
+
+COMPLETE = "COMPLETE"
+_CKPT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def atomic_write(path: str | os.PathLike, text: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    """The highest-numbered ``checkpoint-N`` folder that carries the COMPLETE marker, or None."""
+    d = Path(output_dir)
+    if not d.is_dir():
+        return None
+    done = [(int(m.group(1)), p) for p in d.iterdir()
+            if (m := _CKPT.match(p.name)) and (p / COMPLETE).is_file()]
+    return str(max(done)[1]) if done else None
+
+
+class CheckpointMarker(TrainerCallback):
+    """Marks a checkpoint folder complete once the Trainer has written all of it."""
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if ckpt.is_dir():
+                atomic_write(ckpt / COMPLETE, f"{state.global_step}\n")
+
+
+class CsvMetricsLogger(TrainerCallback):
+    """Appends every ``on_log`` dict to ``metrics.csv`` (columns grow as new keys appear)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        row = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+        rows = []
+        if self.path.is_file():
+            with open(self.path, newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+        rows.append(row)
+        cols = list(dict.fromkeys(k for r in rows for k in r))
+        text_rows = [cols] + [[r.get(c, "") for c in cols] for r in rows]
+        import io
+
+        buf = io.StringIO()
+        csv.writer(buf).writerows(text_rows)
+        atomic_write(self.path, buf.getvalue())
+
+
+class CompletionRecorder:
+    """Wraps reward functions so that every completion and each reward's value lands in
+    ``completions.csv`` (long format: step, id, reward, value, completion)."""
+
+    def __init__(self, path: str | os.PathLike, *, enabled: bool = True):
+        self.path = Path(path)
+        self.enabled = enabled
+
+    def wrap(self, name: str, fn):
+        def recorded(completions, **kwargs):
+            values = fn(completions, **kwargs)
+            if self.enabled:
+                state = kwargs.get("trainer_state")
+                if state is None or state.is_world_process_zero:
+                    self._write(getattr(state, "global_step", 0), name, kwargs.get("id"), completions, values)
+            return values
+
+        recorded.__name__ = name  # TRL logs rewards/<name>/mean under the function's name
+        return recorded
+
+    def _write(self, step, name, ids, completions, values) -> None:
+        new = not self.path.is_file()
+        with open(self.path, "a", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            if new:
+                w.writerow(["step", "id", "reward", "value", "completion"])
+            for i, (c, v) in enumerate(zip(completions, values)):
+                w.writerow([step, ids[i] if ids else i, name, "" if v is None else f"{v:.6g}", completion_text(c)])

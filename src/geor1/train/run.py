@@ -1,0 +1,119 @@
+"""Run a recipe: load the model, build the data, wire the rewards, hand over to TRL.
+
+Our code is the geospatial layer (data, rewards, frames, logs, resume); the optimisation is TRL's
+``GRPOTrainer`` / ``SFTTrainer``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from geor1.train.logs import CheckpointMarker, CompletionRecorder, CsvMetricsLogger, last_complete_checkpoint
+from geor1.train.recipe import Recipe, dump_recipe
+
+log = logging.getLogger("geor1.train")
+
+# geor1 defaults on top of TRL's (a recipe's trainer section overrides them).
+COMMON_DEFAULTS = dict(report_to=["tensorboard"], logging_steps=1, save_strategy="steps", save_steps=50,
+                       save_total_limit=3, remove_unused_columns=False, dataloader_num_workers=0, seed=0)
+GRPO_DEFAULTS = dict(loss_type="grpo", beta=0.04, num_generations=8, max_completion_length=256,
+                     temperature=1.0, log_completions=False)
+SFT_DEFAULTS = dict(max_length=None, completion_only_loss=True)
+
+
+def _peft_config(recipe: Recipe):
+    if recipe.model.lora is None:
+        return None
+    from peft import LoraConfig
+
+    lo = recipe.model.lora
+    return LoraConfig(r=lo.r, lora_alpha=lo.alpha, lora_dropout=lo.dropout, target_modules=lo.target_modules,
+                      task_type="CAUSAL_LM")
+
+
+def _load_model(recipe: Recipe):
+    from geor1.models import answer_frame, load
+
+    m = recipe.model
+    model, processor = load(m.name, checkpoint=m.checkpoint, dtype=m.dtype, min_pixels=m.min_pixels,
+                            max_pixels=m.max_pixels, attn_implementation=m.attn_implementation)
+    if m.freeze_vision:
+        for p in model.model.visual.parameters():
+            p.requires_grad_(False)
+    return model, processor, answer_frame(model, processor)
+
+
+def _materialise_initial_weights(model, processor, out: Path) -> None:
+    """TRL builds the KL reference model by re-loading the policy from ``config._name_or_path``. A
+    randomly initialised tiny model has no weights there, so save the initial weights once and point
+    the config at them (the reference is then exactly the starting policy)."""
+    src = Path(model.config._name_or_path or "")
+    if src.is_dir() and not any(src.glob("*.safetensors")):
+        init = out / "initial"
+        if not (init / "model.safetensors").is_file():
+            model.save_pretrained(init)
+            processor.save_pretrained(init)
+        model.config._name_or_path = str(init)
+
+
+def _trainer_args(recipe: Recipe, defaults: dict, cls):
+    kwargs = {**COMMON_DEFAULTS, **defaults, **recipe.trainer}
+    kwargs.setdefault("output_dir", "runs/" + recipe.method)
+    return cls(**kwargs)
+
+
+def train(recipe: Recipe, *, resume: bool = True):
+    """Train ``recipe``; resumes from the last complete checkpoint in its output_dir when ``resume``.
+    Returns the TRL trainer (its ``state`` holds the step count and log history)."""
+    from geor1.train.data import grpo_dataset, load_samples, sft_dataset, sft_dataset_from_messages
+
+    model, processor, frame = _load_model(recipe)
+    d = recipe.data
+    if recipe.method == "grpo":
+        from trl import GRPOConfig, GRPOTrainer
+
+        from geor1.tasks import get_reward_funcs
+
+        args = _trainer_args(recipe, GRPO_DEFAULTS, GRPOConfig)
+        out = Path(args.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        _materialise_initial_weights(model, processor, out)
+        rows = load_samples(d.train, tasks=d.tasks, max_samples=d.max_samples, seed=d.seed)
+        train_ds = grpo_dataset(rows, frame, think=d.think)
+        names = list(recipe.rewards)
+        recorder = CompletionRecorder(out / "completions.csv")
+        funcs = [recorder.wrap(n, f) for n, f in zip(names, get_reward_funcs(names))]
+        args.reward_weights = [recipe.rewards[n] for n in names]
+        trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=train_ds,
+                              processing_class=processor, peft_config=_peft_config(recipe))
+    else:
+        from trl import SFTConfig, SFTTrainer
+
+        args = _trainer_args(recipe, SFT_DEFAULTS, SFTConfig)
+        out = Path(args.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        jsonl = [p for p in d.train if str(p).endswith(".jsonl")]
+        folders = [p for p in d.train if not str(p).endswith(".jsonl")]
+        parts = [sft_dataset_from_messages(p) for p in jsonl]
+        if folders:
+            rows = load_samples(folders, tasks=d.tasks, max_samples=d.max_samples, seed=d.seed)
+            parts.append(sft_dataset(rows, frame, think=d.think, target=d.sft_target))
+        import datasets
+
+        train_ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+        trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, processing_class=processor,
+                             peft_config=_peft_config(recipe))
+    trainer.add_callback(CheckpointMarker())
+    trainer.add_callback(CsvMetricsLogger(out / "metrics.csv"))
+    if trainer.is_world_process_zero():
+        dump_recipe(recipe, out / "recipe.yaml")
+    ckpt = last_complete_checkpoint(out) if resume else None
+    if ckpt:
+        log.info("resuming from %s", ckpt)
+    trainer.train(resume_from_checkpoint=ckpt)
+    final = out / "final"
+    trainer.save_model(str(final))
+    if trainer.is_world_process_zero():
+        processor.save_pretrained(str(final))
+    return trainer
