@@ -34,6 +34,11 @@ def test_format_box_rounds_and_clips():
     np.testing.assert_allclose(clip_boxes([[30, -5, 10, 70]], 64, 64), [[10, 0, 30, 64]])
 
 
+def test_empty_arrays_pass_through():
+    assert to_frame(np.zeros((0, 4)), "norm1000", 64, 64).shape == (0, 4)
+    assert from_frame(np.zeros((0, 2)), "qwen2.5-vl", 64, 64).shape == (0, 2)
+
+
 def test_unknown_frame_and_odd_shapes():
     with pytest.raises(ValueError, match="unknown coordinate frame 'norm7'"):
         get_frame("norm7")

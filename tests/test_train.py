@@ -76,7 +76,7 @@ def test_every_reward_name_resolves():
     from geor1.tasks import all_rewards, get_reward_funcs
 
     names = sorted(all_rewards())
-    for expected in ("format", "rec_iou", "ovd_map", "gres_miou", "mcq_accuracy", "cosine_length",
+    for expected in ("format", "rec_iou", "ovd_map", "gres_iou", "mcq_accuracy", "cosine_length",
                      "repetition_penalty", "distance_credit"):
         assert expected in names
     assert len(get_reward_funcs(names)) == len(names)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import sys
+from pathlib import Path
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -27,11 +27,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
 def _exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:  # its parent package is not there either
-        return False
+    # Look for the file rather than calling find_spec, which would import (slow) parent packages.
+    rel = Path(*module.split(".")[1:])
+    return (_PACKAGE_DIR / rel.with_suffix(".py")).is_file() or (_PACKAGE_DIR / rel / "__init__.py").is_file()
 
 
 def available_commands() -> dict[str, tuple[str, str]]:
@@ -40,7 +42,8 @@ def available_commands() -> dict[str, tuple[str, str]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="geor1", description=__doc__.split("\n")[0].replace("The ", "", 1))
+    parser = argparse.ArgumentParser(prog="geor1", description="Geo-R1: reinforcement fine-tuning that teaches "
+                                     "vision-language models to reason first, then act, on geospatial images.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in available_commands().items():

@@ -102,7 +102,7 @@ def _apply(coords, sx: float, sy: float) -> np.ndarray:
     a = np.asarray(coords, dtype=np.float64)
     if a.shape[-1] % 2:
         raise ValueError(f"coordinates need (x, y) pairs on the last axis, got shape {a.shape}")
-    out = a.reshape(*a.shape[:-1], -1, 2) * np.array([sx, sy])
+    out = a.reshape(*a.shape[:-1], a.shape[-1] // 2, 2) * np.array([sx, sy])  # explicit: works for empty arrays
     return out.reshape(a.shape)
 
 
