@@ -1,0 +1,274 @@
+"""Open-vocabulary detection (OVD): every box of one named category.
+
+An ``ovd`` sample is one image and one category: ``category`` names it (``query`` may repeat it),
+``boxes`` hold every instance of it (original-image pixels; empty for a negative sample where the
+category is absent). The model answers a JSON list of ``{"bbox_2d": [x1, y1, x2, y2], "label":
+"..."}`` in its frame, or ``None`` when there is nothing to find.
+
+Prompt (the Geo-R1 public NWPU evaluation template; ``think`` appends the think/answer template)::
+
+    Please carefully check the image and detect the following objects: {category}. Output each
+    detected target's bbox coordinates in JSON format. The format of the bbox coordinates is:
+    ```json
+    [
+        {"bbox_2d": [x1, y1, x2, y2], "label": "target name"},
+        {"bbox_2d": [x1, y1, x2, y2], "label": "target name"}
+    ]
+    ```
+    If there are no such targets in the image, simply respond with None.
+
+Rewards (TRL signature, registered by name; range in brackets):
+
+``ovd_map``  ``min(1, sqrt(N_gt / N_pred)) · mAP`` — mAP is COCO AP@[.5:.95] of the answer's boxes
+             (every box scored 1.0, taken in the order written, at most 100) against the ground
+             truth, in original pixels; N_pred counts every answer box. Both empty → 1; exactly one
+             empty → 0. The query names one category, so every box counts for it whatever its
+             ``label`` says (models write "plane" for "airplane")                           [0, 1]
+
+mAP here equals pycocotools' per-image ``COCOeval`` (the way VLM-R1 computes it) to 1e-12 and is
+computed for a whole batch at once (:func:`geor1.tasks.boxes.coco_average_precision`). A completion
+without a readable answer scores 0 and the reason is logged. Rows of another task get ``None``.
+
+Metrics (:func:`aggregate`): COCO ``map`` (AP@[.5:.95]), ``ap50``, ``ap75`` and per-class
+``ap/<category>`` and ``ap50/<category>`` from pycocotools' ``COCOeval`` over the whole dataset,
+each sample an image of its own (detections scored 1.0) — as the Geo-R1 NWPU script does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from typing import Any
+
+import numpy as np
+
+from geor1.coords import Frame, frame_from_dict, frame_to_dict, get_frame
+from geor1.data.schema import Sample
+from geor1.tasks.boxes import coco_average_precision
+from geor1.tasks.common import (
+    THINK_ANSWER_INSTRUCTION,
+    Parsed,
+    answer_text,
+    completion_text,
+    format_reward,
+    log_reason,
+    register_reward,
+)
+from geor1.tasks.parsing import box_in_frame, coordinate_hint, objects_to_pixels, parse_objects
+
+TASK = "ovd"
+DEFAULT_REWARDS = ["format", "ovd_map"]
+
+PROMPT_TEMPLATE = (
+    "Please carefully check the image and detect the following objects: {category}. "
+    "Output each detected target's bbox coordinates in JSON format. The format of the bbox coordinates is:\n"
+    "```json\n[\n"
+    '    {{"bbox_2d": [x1, y1, x2, y2], "label": "target name"}},\n'
+    '    {{"bbox_2d": [x1, y1, x2, y2], "label": "target name"}}\n'
+    "]\n```\n"
+    "If there are no such targets in the image, simply respond with None."
+)
+
+
+def _category(sample: Sample) -> str:
+    return sample.category or (sample.labels[0] if sample.labels else sample.query.strip() or "object")
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompt
+
+def build_prompt(sample: Sample, frame: str | Frame, *, think: bool = True) -> str:
+    """The detection template for the sample's category, then the think/answer template and the
+    frame hint (none for Qwen2.5-VL)."""
+    parts = [PROMPT_TEMPLATE.format(category=_category(sample))]
+    if think:
+        parts.append(THINK_ANSWER_INSTRUCTION)
+    hint = coordinate_hint(frame, sample.width, sample.height)
+    if hint:
+        parts.append(hint)
+    return " ".join(parts)
+
+
+def build_messages(sample: Sample, frame: str | Frame, *, think: bool = True) -> list[dict]:
+    """One user turn: the image, then the prompt."""
+    return [{"role": "user", "content": [{"type": "image"},
+                                         {"type": "text", "text": build_prompt(sample, frame, think=think)}]}]
+
+
+def solution(sample: Sample, frame: str | Frame) -> str:
+    """JSON for the rewards: ``boxes`` (original pixels), ``category``, ``width``, ``height``, ``frame``."""
+    return json.dumps({"task": TASK, "boxes": sample.boxes, "category": _category(sample), "width": sample.width,
+                       "height": sample.height, "frame": frame_to_dict(get_frame(frame))}, separators=(",", ":"))
+
+
+def target_answer(sample: Sample, frame: str | Frame) -> str:
+    """The gold list ``[{"bbox_2d": [...], "label": category}, ...]`` in ``frame``, or ``None``."""
+    if not sample.boxes:
+        return "None"
+    label = _category(sample)
+    return json.dumps([{"bbox_2d": box_in_frame(b, frame, sample.width, sample.height), "label": label}
+                       for b in sample.boxes])
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+def parse_answer(text: str, frame: str | Frame | None = None, width: int | None = None,
+                 height: int | None = None) -> Parsed:
+    """The answer's boxes: ``Parsed(array (K, 4))`` (K = 0 for "None") or ``Parsed(reason=...)``.
+
+    Reads the last ``<answer>`` block (or the whole text). Without ``frame`` the boxes are as
+    written; with ``frame``, ``width`` and ``height`` they are in original pixels, clipped to the
+    image, corners ordered. Never raises.
+    """
+    parsed = parse_objects(answer_text(text) if isinstance(text, str) else text)
+    if not parsed.ok:
+        return parsed
+    if frame is None or width is None or height is None:
+        return Parsed(np.array([o["bbox_2d"] for o in parsed.value], dtype=np.float64).reshape(-1, 4))
+    boxes, _ = objects_to_pixels(parsed.value, frame, width, height)
+    return Parsed(boxes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rewards
+
+def _solutions(solution: list, task: list | None) -> list[dict | None]:
+    """Decoded solution per row; None for rows of another task (or an unreadable solution)."""
+    out = []
+    for i, sol in enumerate(solution):
+        if task is not None and task[i] != TASK:
+            out.append(None)
+            continue
+        try:
+            d = json.loads(sol) if isinstance(sol, str) else dict(sol)
+        except (TypeError, ValueError):
+            log_reason(TASK, f"unreadable solution {str(sol)[:60]!r}")
+            out.append(None)
+            continue
+        out.append(d if d.get("task", TASK) == TASK else None)
+    return out
+
+
+def map_rewards(preds: list[np.ndarray | None], gts: list[np.ndarray]) -> np.ndarray:
+    """``min(1, sqrt(N_gt / N_pred)) · mAP@[.5:.95]`` per row (``None`` prediction: unreadable → 0);
+    both empty → 1, exactly one empty → 0."""
+    n = len(gts)
+    out = np.zeros(n)
+    n_pred = np.array([-1 if p is None else len(p) for p in preds])
+    n_gt = np.array([len(g) for g in gts])
+    out[(n_pred == 0) & (n_gt == 0)] = 1.0
+    both = np.flatnonzero((n_pred > 0) & (n_gt > 0))
+    if len(both):
+        ap = coco_average_precision([preds[i] for i in both], [gts[i] for i in both]).mean(axis=1)
+        out[both] = np.minimum(1.0, np.sqrt(n_gt[both] / n_pred[both])) * ap
+    return out
+
+
+def _predictions(completions: list, sols: list[dict | None], reward: str) -> list[np.ndarray | None]:
+    preds = []
+    for c, sol in zip(completions, sols):
+        if sol is None:
+            preds.append(np.zeros((0, 4)))
+            continue
+        parsed = parse_answer(completion_text(c), frame_from_dict(sol["frame"]), sol["width"], sol["height"])
+        if not parsed.ok:
+            log_reason(reward, parsed.reason)
+        preds.append(parsed.value if parsed.ok else None)
+    return preds
+
+
+@register_reward("ovd_map")
+def ovd_map_reward(completions: list, solution: list, task: list | None = None, **kwargs) -> list[float | None]:
+    """``min(1, sqrt(N_gt / N_pred)) · mAP@[.5:.95]`` in [0, 1] for a batch of completions."""
+    sols = _solutions(solution, task)
+    preds = _predictions(completions, sols, "ovd_map")
+    gts = [np.asarray([] if s is None else s["boxes"], dtype=np.float64).reshape(-1, 4) for s in sols]
+    values = map_rewards(preds, gts)
+    return [None if s is None else float(v) for s, v in zip(sols, values)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+
+def score(sample: Sample, completion: Any, frame: str | Frame) -> dict:
+    """Per-sample record: ``boxes`` (parsed, original pixels, or None when unreadable), ``reason``,
+    ``gt_boxes``, ``category``, ``width``/``height``, ``n_pred``/``n_gt``, the sample's ``map`` (NaN
+    without ground truth) and each default reward's value."""
+    text = completion_text(completion)
+    parsed = parse_answer(text, frame, sample.width, sample.height)
+    gt = np.asarray(sample.boxes, dtype=np.float64).reshape(-1, 4)
+    pred = parsed.value if parsed.ok else None
+    sample_map = float("nan")
+    if len(gt):
+        sample_map = 0.0 if pred is None or not len(pred) else float(coco_average_precision([pred], [gt]).mean())
+    return {"id": sample.id, "task": TASK, "category": _category(sample), "width": sample.width,
+            "height": sample.height, "boxes": None if pred is None else pred.tolist(), "reason": parsed.reason,
+            "gt_boxes": gt.tolist(), "n_pred": 0 if pred is None else len(pred), "n_gt": len(gt),
+            "map": sample_map, "format": format_reward([text])[0],
+            "ovd_map": float(map_rewards([pred], [gt])[0])}
+
+
+def _xywh(b) -> list[float]:
+    return [b[0], b[1], b[2] - b[0], b[3] - b[1]]
+
+
+def coco_evaluate(scores: list[dict]):
+    """pycocotools ``COCOeval`` (bbox) over score records, each sample an image of its own and its
+    category the only one it is asked about; predictions scored 1.0 in output order. Returns the
+    evaluated ``COCOeval`` and the category names by id, or ``(None, names)`` without predictions."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    names = sorted({s["category"] for s in scores})
+    cat_id = {c: i + 1 for i, c in enumerate(names)}
+    images, anns, dets = [], [], []
+    for i, s in enumerate(scores, 1):
+        images.append({"id": i, "width": s["width"], "height": s["height"]})
+        for g in s["gt_boxes"]:
+            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": cat_id[s["category"]], "bbox": _xywh(g),
+                         "area": (g[2] - g[0]) * (g[3] - g[1]), "iscrowd": 0})
+        for b in s["boxes"] or []:
+            dets.append({"image_id": i, "category_id": cat_id[s["category"]], "bbox": _xywh(b), "score": 1.0})
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+        gt = COCO()
+        gt.dataset = {"images": images, "annotations": anns,
+                      "categories": [{"id": i, "name": c} for c, i in cat_id.items()]}
+        gt.createIndex()
+        if not dets:
+            return None, cat_id
+        ev = COCOeval(gt, gt.loadRes(dets), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev, cat_id
+
+
+def aggregate(scores: list[dict]) -> dict[str, float]:
+    """COCO ``map``, ``ap50``, ``ap75``, per-class ``ap/<category>`` and ``ap50/<category>`` (fractions;
+    classes without ground truth are left out, no ground truth at all gives NaN; no predictions at
+    all give 0), plus ``mean_reward`` (of ``ovd_map``), ``parse_rate`` and ``n``."""
+    out: dict[str, float] = {"n": float(len(scores))}
+    if not scores:
+        return out
+    out["mean_reward"] = float(np.mean([s["ovd_map"] for s in scores]))
+    out["parse_rate"] = float(np.mean([s["boxes"] is not None for s in scores]))
+    with_gt = sorted({s["category"] for s in scores if s["gt_boxes"]})
+    ev, cat_id = coco_evaluate(scores)
+    if not with_gt:
+        out.update(map=float("nan"), ap50=float("nan"), ap75=float("nan"))
+        return out
+    if ev is None:
+        out.update(map=0.0, ap50=0.0, ap75=0.0)
+        out.update({f"ap/{c}": 0.0 for c in with_gt})
+        out.update({f"ap50/{c}": 0.0 for c in with_gt})
+        return out
+    out.update(map=float(ev.stats[0]), ap50=float(ev.stats[1]), ap75=float(ev.stats[2]))
+    precision = ev.eval["precision"]  # (iou thresholds, recall thresholds, categories, areas, max dets)
+    for c in with_gt:
+        k = ev.params.catIds.index(cat_id[c])
+        for name, p in ((f"ap/{c}", precision[:, :, k, 0, -1]), (f"ap50/{c}", precision[0, :, k, 0, -1])):
+            p = p[p > -1]
+            out[name] = float(p.mean()) if p.size else float("nan")
+    return out

@@ -1,0 +1,207 @@
+"""Referring expression comprehension (REC): one box for one expression.
+
+A ``rec`` sample holds the expression in ``query``, the referred object's box in ``boxes[0]``
+(original-image pixels), its category and ``is_unique`` (whether no other object of its category
+is in the image). The model answers ``{"bbox_2d": [x1, y1, x2, y2], "label": "..."}`` in its frame
+(:mod:`geor1.coords`); the reward converts the answer to original pixels and compares there.
+
+Prompt (the Geo-R1 paper's, verbatim with ``think``)::
+
+    {query} First output the thinking process in <think> </think> tags and then output the final
+    answer in <answer> </answer> tags. Output the final answer in JSON format.
+
+A frame other than Qwen2.5-VL's native one adds a sentence naming it (:func:`coordinate_hint`).
+
+Rewards (TRL signature, registered by name; range in brackets):
+
+``rec_iou``  continuous IoU of the answer's first box with the ground truth, in original pixels,
+             after the box is clipped to the image and its corners ordered                  [0, 1]
+
+A completion without a readable box scores 0 and the reason is logged. Rows of another task get
+``None`` (TRL skips them).
+
+Metrics (:func:`aggregate`): a prediction is correct at threshold t when **IoU > t** (strictly
+greater — the convention of the Geo-R1 and VLM-R1 evaluation scripts, so results compare with the
+paper's); ``acc_at_05`` and ``acc_at_07`` overall, on unique and on non-unique targets;
+``mean_iou`` (mean of per-sample IoU) and ``cum_iou`` (total intersection / total union).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from geor1.coords import Frame, frame_from_dict, frame_to_dict, get_frame
+from geor1.data.schema import Sample
+from geor1.tasks.boxes import intersection_union
+from geor1.tasks.common import (
+    THINK_ANSWER_INSTRUCTION,
+    Parsed,
+    answer_text,
+    completion_text,
+    format_reward,
+    log_reason,
+    register_reward,
+)
+from geor1.tasks.parsing import box_in_frame, coordinate_hint, objects_to_pixels, parse_objects
+
+TASK = "rec"
+DEFAULT_REWARDS = ["format", "rec_iou"]
+ACC_THRESHOLDS = (0.5, 0.7)
+JSON_INSTRUCTION = "Output the final answer in JSON format."
+
+
+def is_correct(iou, threshold: float):
+    """The accuracy rule used everywhere: correct when IoU is strictly greater than ``threshold``."""
+    return np.asarray(iou) > threshold
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompt
+
+def build_prompt(sample: Sample, frame: str | Frame, *, think: bool = True) -> str:
+    """``{query} [think/answer template] Output the final answer in JSON format. [frame hint]``."""
+    parts = [sample.query.strip()]
+    if think:
+        parts.append(THINK_ANSWER_INSTRUCTION)
+    parts.append(JSON_INSTRUCTION)
+    hint = coordinate_hint(frame, sample.width, sample.height)
+    if hint:
+        parts.append(hint)
+    return " ".join(parts)
+
+
+def build_messages(sample: Sample, frame: str | Frame, *, think: bool = True) -> list[dict]:
+    """One user turn: the image, then the prompt."""
+    return [{"role": "user", "content": [{"type": "image"},
+                                         {"type": "text", "text": build_prompt(sample, frame, think=think)}]}]
+
+
+def solution(sample: Sample, frame: str | Frame) -> str:
+    """JSON for the rewards: ``box`` (original pixels), ``width``, ``height``, ``frame``, ``category``
+    and ``is_unique``."""
+    if not sample.boxes:
+        raise ValueError(f"rec sample {sample.id!r} has no box")
+    return json.dumps({"task": TASK, "box": sample.boxes[0], "width": sample.width, "height": sample.height,
+                       "frame": frame_to_dict(get_frame(frame)), "category": sample.category,
+                       "is_unique": sample.is_unique}, separators=(",", ":"))
+
+
+def target_answer(sample: Sample, frame: str | Frame) -> str:
+    """``{"bbox_2d": [...], "label": ...}`` with the box in ``frame`` (integers; 3 decimals for 0–1)."""
+    label = sample.category or (sample.labels[0] if sample.labels else "object")
+    return json.dumps({"bbox_2d": box_in_frame(sample.boxes[0], frame, sample.width, sample.height),
+                       "label": label})
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+def parse_answer(text: str, frame: str | Frame | None = None, width: int | None = None,
+                 height: int | None = None) -> Parsed:
+    """The answer's box: ``Parsed([x1, y1, x2, y2])`` or ``Parsed(reason=...)``; never raises.
+
+    Reads the last ``<answer>`` block (or the whole text). With several boxes the first counts.
+    Without ``frame`` the box is as written (the model's frame); with ``frame``, ``width`` and
+    ``height`` it is converted to original-image pixels, clipped to the image, corners ordered.
+    """
+    parsed = parse_objects(answer_text(text) if isinstance(text, str) else text)
+    if not parsed.ok:
+        return parsed
+    if not parsed.value:
+        return Parsed(reason="the answer says there is no target")
+    if frame is None or width is None or height is None:
+        return Parsed(list(parsed.value[0]["bbox_2d"]))
+    boxes, _ = objects_to_pixels(parsed.value[:1], frame, width, height)
+    return Parsed(boxes[0].tolist())
+
+
+# ---------------------------------------------------------------------------------------------
+# Rewards
+
+def _solutions(solution: list, task: list | None) -> list[dict | None]:
+    """Decoded solution per row; None for rows of another task (or an unreadable solution)."""
+    out = []
+    for i, sol in enumerate(solution):
+        if task is not None and task[i] != TASK:
+            out.append(None)
+            continue
+        try:
+            d = json.loads(sol) if isinstance(sol, str) else dict(sol)
+        except (TypeError, ValueError):
+            log_reason(TASK, f"unreadable solution {str(sol)[:60]!r}")
+            out.append(None)
+            continue
+        out.append(d if d.get("task", TASK) == TASK else None)
+    return out
+
+
+def _iou_and_areas(completions: list, sols: list[dict | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: IoU, intersection and union (original pixels); rows without a box score 0."""
+    n = len(completions)
+    pred, gt, ok = np.zeros((n, 4)), np.zeros((n, 4)), np.zeros(n, dtype=bool)
+    for i, (c, sol) in enumerate(zip(completions, sols)):
+        if sol is None:
+            continue
+        gt[i] = sol["box"]
+        parsed = parse_answer(completion_text(c), frame_from_dict(sol["frame"]), sol["width"], sol["height"])
+        if not parsed.ok:
+            log_reason("rec_iou", parsed.reason)
+            continue
+        pred[i], ok[i] = parsed.value, True
+    inter, union = intersection_union(pred, gt)
+    inter = np.where(ok, inter, 0.0)
+    union = np.where(ok, union, np.array([0.0 if s is None else _area(s["box"]) for s in sols]))
+    iou = np.divide(inter, union, out=np.zeros(n), where=union > 0)
+    return iou, inter, union
+
+
+def _area(box) -> float:
+    return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+
+
+@register_reward("rec_iou")
+def rec_iou_reward(completions: list, solution: list, task: list | None = None, **kwargs) -> list[float | None]:
+    """Continuous IoU, in [0, 1], of each completion's box with the ground truth (original pixels)."""
+    sols = _solutions(solution, task)
+    iou, _, _ = _iou_and_areas(completions, sols)
+    return [None if s is None else float(v) for s, v in zip(sols, iou)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+
+def score(sample: Sample, completion: Any, frame: str | Frame) -> dict:
+    """Per-sample record: ``box`` (parsed, original pixels, or None), ``reason``, ``iou``,
+    ``intersection``/``union`` (square pixels), ``is_unique``, ``category`` and each default
+    reward's value."""
+    text = completion_text(completion)
+    sol = json.loads(solution(sample, frame))
+    parsed = parse_answer(text, frame, sample.width, sample.height)
+    iou, inter, union = _iou_and_areas([text], [sol])
+    return {"id": sample.id, "task": TASK, "category": sample.category, "is_unique": sample.is_unique,
+            "box": parsed.value if parsed.ok else None, "reason": parsed.reason,
+            "iou": float(iou[0]), "intersection": float(inter[0]), "union": float(union[0]),
+            "format": format_reward([text])[0], "rec_iou": float(iou[0])}
+
+
+def aggregate(scores: list[dict]) -> dict[str, float]:
+    """``acc_at_05``/``acc_at_07`` (IoU > t) overall and with ``_unique``/``_non_unique`` suffixes,
+    ``mean_iou``, ``cum_iou``, ``parse_rate``, and the counts ``n``, ``n_unique``, ``n_non_unique``.
+    Accuracies are fractions in [0, 1]; an empty group gives NaN."""
+    iou = np.array([s["iou"] for s in scores], dtype=np.float64)
+    unique = np.array([s.get("is_unique") is True for s in scores])
+    non_unique = np.array([s.get("is_unique") is False for s in scores])
+    out: dict[str, float] = {"n": float(len(scores)), "n_unique": float(unique.sum()),
+                             "n_non_unique": float(non_unique.sum())}
+    for t in ACC_THRESHOLDS:
+        name = f"acc_at_{str(t).replace('0.', '0')}"
+        for suffix, sel in (("", np.ones(len(scores), dtype=bool)), ("_unique", unique), ("_non_unique", non_unique)):
+            out[name + suffix] = float(is_correct(iou[sel], t).mean()) if sel.any() else float("nan")
+    union = sum(s["union"] for s in scores)
+    out["mean_iou"] = float(iou.mean()) if len(scores) else float("nan")
+    out["cum_iou"] = sum(s["intersection"] for s in scores) / union if union > 0 else float("nan")
+    out["parse_rate"] = float(np.mean([s["box"] is not None for s in scores])) if scores else float("nan")
+    return out
