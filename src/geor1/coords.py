@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
 
 # Qwen2.5-VL's processor defaults (preprocessor_config.json of the released checkpoints).
 QWEN_FACTOR = 28
@@ -46,6 +45,9 @@ class Frame:
     def extent(self, width: int, height: int) -> tuple[float, float]:
         """(W, H) of the frame for an original image of ``width`` x ``height`` pixels."""
         if self.kind == "resized":
+            # transformers' own smart resize (imported here: importing transformers costs seconds)
+            from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+
             h, w = smart_resize(height, width, factor=self.factor, min_pixels=self.min_pixels,
                                 max_pixels=self.max_pixels)
             return float(w), float(h)
