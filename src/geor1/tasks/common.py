@@ -10,11 +10,13 @@ reward's minimum and the reason is logged (see :func:`log_reason`).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger("geor1.rewards")
 
@@ -79,6 +81,29 @@ def think_text(text: str) -> str:
     """The content of the first ``<think>…</think>`` block, or ``""``."""
     m = _THINK_RE.search(text)
     return m.group(1).strip() if m else ""
+
+
+def decode_solutions(solution: list, task: list | None, name: str, n: int | None = None) -> list[dict | None]:
+    """The ``solution`` column decoded per row for task ``name``: a dict, or None for rows of another
+    task and for unreadable solutions (logged). ``n`` rows (default: all of ``solution``)."""
+    out = []
+    for i in range(len(solution) if n is None else n):
+        if task is not None and task[i] != name:
+            out.append(None)
+            continue
+        try:
+            d = json.loads(solution[i]) if isinstance(solution[i], str) else dict(solution[i])
+        except (TypeError, ValueError):
+            log_reason(name, f"unreadable solution {str(solution[i])[:60]!r}")
+            out.append(None)
+            continue
+        out.append(d if d.get("task", name) == name else None)
+    return out
+
+
+def single_image_messages(text: str) -> list[dict]:
+    """One user turn: the image, then ``text`` (Qwen's order)."""
+    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
 
 
 def has_format(text: str) -> bool:

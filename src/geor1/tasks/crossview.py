@@ -42,6 +42,7 @@ from geor1.tasks.common import (
     Parsed,
     answer_text,
     completion_text,
+    decode_solutions,
     format_reward,
     has_format,
     log_reason,
@@ -192,25 +193,13 @@ def parse_answer(text: str, choices: list[str] | tuple[str, ...] | int = 4) -> P
 # Reward helpers
 
 def _solutions(solution: list, task: list | None, n: int) -> list[dict | None]:
-    """Decoded solution per row; None for rows of another task (or an unreadable solution)."""
+    """Decoded solution per row; None for rows of another task or without 'answer' and 'choices'."""
     out = []
-    for i in range(n):
-        if task is not None and task[i] != TASK:
-            out.append(None)
-            continue
-        try:
-            sol = json.loads(solution[i]) if isinstance(solution[i], str) else dict(solution[i])
-        except (TypeError, ValueError):
-            log_reason(TASK, f"unreadable solution {str(solution[i])[:60]!r}")
-            out.append(None)
-            continue
-        if sol.get("task", TASK) != TASK:
-            out.append(None)
-        elif not isinstance(sol.get("answer"), str) or not isinstance(sol.get("choices"), list):
+    for sol in decode_solutions(solution, task, TASK, n):
+        if sol is not None and (not isinstance(sol.get("answer"), str) or not isinstance(sol.get("choices"), list)):
             log_reason(TASK, "solution without 'answer' and 'choices'")
-            out.append(None)
-        else:
-            out.append(sol)
+            sol = None
+        out.append(sol)
     return out
 
 

@@ -45,6 +45,7 @@ from geor1.tasks.common import (
     Parsed,
     answer_text,
     completion_text,
+    decode_solutions,
     format_reward,
     has_format,
     log_reason,
@@ -307,18 +308,14 @@ def log_distance_score(distance_km):
 def _distances(reward: str, completions: list, solution: list, task: list | None) -> list[float | None | str]:
     """Per row: km to the truth, ``"miss"`` for an unreadable answer, None for other tasks' rows."""
     out: list = []
-    for i, c in enumerate(completions):
-        if task is not None and task[i] != TASK:
-            out.append(None)
-            continue
+    for c, sol in zip(completions, decode_solutions(solution, task, TASK, len(completions))):
         try:
-            sol = json.loads(solution[i]) if isinstance(solution[i], str) else dict(solution[i])
-            if sol.get("task", TASK) != TASK:
+            if sol is None:
                 out.append(None)
                 continue
             truth = (float(sol["lat"]), float(sol["lon"]))
         except (TypeError, ValueError, KeyError):
-            log_reason(reward, f"unreadable solution {str(solution[i])[:60]!r}")
+            log_reason(reward, f"solution without lat/lon {str(sol)[:60]!r}")
             out.append(None)
             continue
         parsed = parse_answer(completion_text(c))

@@ -51,9 +51,11 @@ from geor1.tasks.common import (
     Parsed,
     answer_text,
     completion_text,
+    decode_solutions,
     format_reward,
     log_reason,
     register_reward,
+    single_image_messages,
 )
 from geor1.tasks.parsing import box_in_frame, coordinate_hint, objects_to_pixels, parse_objects
 
@@ -92,8 +94,7 @@ def build_prompt(sample: Sample, frame: str | Frame, *, think: bool = True) -> s
 
 def build_messages(sample: Sample, frame: str | Frame, *, think: bool = True) -> list[dict]:
     """One user turn: the image, then the prompt."""
-    return [{"role": "user", "content": [{"type": "image"},
-                                         {"type": "text", "text": build_prompt(sample, frame, think=think)}]}]
+    return single_image_messages(build_prompt(sample, frame, think=think))
 
 
 def solution(sample: Sample, frame: str | Frame) -> str:
@@ -135,20 +136,7 @@ def parse_answer(text: str, frame: str | Frame | None = None, width: int | None 
 # Rewards
 
 def _solutions(solution: list, task: list | None) -> list[dict | None]:
-    """Decoded solution per row; None for rows of another task (or an unreadable solution)."""
-    out = []
-    for i, sol in enumerate(solution):
-        if task is not None and task[i] != TASK:
-            out.append(None)
-            continue
-        try:
-            d = json.loads(sol) if isinstance(sol, str) else dict(sol)
-        except (TypeError, ValueError):
-            log_reason(TASK, f"unreadable solution {str(sol)[:60]!r}")
-            out.append(None)
-            continue
-        out.append(d if d.get("task", TASK) == TASK else None)
-    return out
+    return decode_solutions(solution, task, TASK)
 
 
 def map_rewards(preds: list[np.ndarray | None], gts: list[np.ndarray]) -> np.ndarray:
