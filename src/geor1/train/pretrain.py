@@ -53,7 +53,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--style", default="A")
     parser.add_argument("--categories", default="seen")
     parser.add_argument("--max-objects", type=int, default=None, help="curriculum: cap objects per scene")
-    parser.add_argument("--workers", type=int, default=1, help="DataLoader processes making samples")
+    parser.add_argument("--pool", default=None,
+                        help="folder of pre-rendered samples (made once, reused; default OUT/pool)")
+    parser.add_argument("--pool-size", type=int, default=0,
+                        help="render this many samples into the pool first and train on it (0: render on the fly)")
+    parser.add_argument("--workers", type=int, default=1, help="processes rendering/encoding samples")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the training process")
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--eval-n", type=int, default=64)
@@ -139,6 +143,77 @@ def collate(batch: list[dict], pad_id: int) -> dict:
     return {"input_ids": ids, "labels": labels, "attention_mask": mask,
             "pixel_values": torch.cat([b["pixel_values"] for b in batch]),
             "image_grid_thw": torch.cat([b["image_grid_thw"] for b in batch])}
+
+
+# ---------------------------------------------------------------------------------------------
+# The pool: samples rendered once at the model's input size, so training spends no time rendering
+
+def _render(job):
+    from geor1.synth import make_sample
+
+    i, seed, task, size, style, categories, max_objects, ext = job
+    rng = np.random.default_rng([seed, i])
+    kwargs = {"max_objects": max_objects} if max_objects else {}
+    sample, images = make_sample(task, rng, size=size, style=style, categories=categories, index=i, **kwargs)
+    return sample.to_json(), np.asarray(images[0].resize(ext, resample=3), dtype=np.uint8)
+
+
+def make_pool(folder: str | Path, n: int, *, seed: int, tasks: str, size: int, style: str, categories,
+              max_objects: int | None, extent: tuple[int, int], workers: int = 1) -> Path:
+    """Render ``n`` single-image samples into ``folder``: ``samples.jsonl`` and ``images.npy``
+    (uint8, n × H × W × 3, already at the model's input size). Sample i depends only on
+    (seed, i), so the pool is the same whatever ``workers`` is; a finished pool is reused."""
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    folder = Path(folder)
+    done = folder / "COMPLETE"
+    if done.is_file() and json.loads(done.read_text()) == {"n": n, "seed": seed, "tasks": tasks, "size": size,
+                                                             "style": style, "extent": list(extent)}:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    names, p = _parse_mix(tasks)
+    pick = np.random.default_rng(seed).choice(len(names), size=n, p=p)
+    jobs = [(i, seed, names[int(pick[i])], size, style, categories, max_objects, extent) for i in range(n)]
+    w, h = extent
+    images = np.lib.format.open_memmap(folder / "images.npy", mode="w+", dtype=np.uint8, shape=(n, h, w, 3))
+    with open(folder / "samples.jsonl", "w", encoding="utf-8") as f, get_context("fork").Pool(workers) as mp:
+        for i, (line, img) in enumerate(tqdm(mp.imap(_render, jobs, chunksize=16), total=n, desc="pool")):
+            f.write(line + "\n")
+            images[i] = img
+    images.flush()
+    done.write_text(json.dumps({"n": n, "seed": seed, "tasks": tasks, "size": size, "style": style,
+                                "extent": list(extent)}))
+    return folder
+
+
+class PoolStream(torch.utils.data.IterableDataset):
+    """Endless random draws (seeded, different per worker and per resume point) from a pool."""
+
+    def __init__(self, folder, processor, frame, *, think_fraction: float, seed: int, start: int = 0):
+        self.folder, self.processor, self.frame = Path(folder), processor, frame
+        self.think_fraction, self.seed, self.start = think_fraction, seed, start
+
+    def __iter__(self):
+        from PIL import Image
+
+        from geor1.data.schema import Sample
+
+        rationale_fn = None
+        if self.think_fraction > 0:
+            from geor1.engine.rationales import rationale as rationale_fn
+        torch.set_num_threads(1)
+        info = torch.utils.data.get_worker_info()
+        wid = info.id if info else 0
+        samples = [Sample.from_dict(json.loads(line)) for line in open(self.folder / "samples.jsonl")]
+        images = np.load(self.folder / "images.npy", mmap_mode="r")
+        rng = np.random.default_rng([self.seed, self.start, wid])
+        while True:
+            i = int(rng.integers(len(samples)))
+            think = bool(rng.random() < self.think_fraction)
+            yield encode_example(self.processor, self.frame, samples[i], [Image.fromarray(np.array(images[i]))],
+                                 think=think, rationale_fn=rationale_fn)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,9 +326,16 @@ def pretrain(args) -> dict:
         step = state["step"]
         log.info("resumed at step %d", step)
     (out / "args.json").write_text(json.dumps(vars(args), indent=2, default=str))
-    stream = SynthStream(processor, frame, tasks=args.tasks, think_fraction=args.think_fraction, size=args.size,
-                         style=args.style, categories=categories, max_objects=args.max_objects, seed=args.seed,
-                         start=step * args.batch)
+    if args.pool_size:
+        ext = tuple(int(v) for v in frame.extent(args.size, args.size))
+        pool = make_pool(args.pool or out / "pool", args.pool_size, seed=args.seed, tasks=args.tasks, size=args.size,
+                         style=args.style, categories=categories, max_objects=args.max_objects, extent=ext,
+                         workers=max(1, args.workers))
+        stream = PoolStream(pool, processor, frame, think_fraction=args.think_fraction, seed=args.seed, start=step)
+    else:
+        stream = SynthStream(processor, frame, tasks=args.tasks, think_fraction=args.think_fraction, size=args.size,
+                             style=args.style, categories=categories, max_objects=args.max_objects, seed=args.seed,
+                             start=step * args.batch)
     pad = processor.tokenizer.pad_token_id
     loader = torch.utils.data.DataLoader(stream, batch_size=args.batch, num_workers=args.workers,
                                          collate_fn=lambda b: collate(b, pad), prefetch_factor=4 if args.workers else None,
