@@ -1,0 +1,678 @@
+"""Batched evaluation of a model on a geor1 dataset, scored by the task modules, resumable.
+
+>>> summary = evaluate("tiny", "data/synth_rec", "runs/demo/eval_rec", batch_size=16)
+
+What lands in ``out_dir`` (the run-folder layout is in docs/evaluation.md):
+
+``config.json``        the settings that decide the outputs (model, data, prompt, decoding) and the
+                       answer frame; a rerun with other settings refuses to mix results
+``predictions.jsonl``  one record per sample, appended after every batch (see :func:`score_sample`)
+``summary.json``       per task: the task module's ``aggregate`` over every record's ``score``, the
+                       mean of each reward, the commonest parse-failure reasons; throughput and peak
+                       memory of this invocation. NaN metrics (an empty group) are written as null
+``summary.md``         the same as markdown tables
+
+Metrics are exactly ``task.aggregate([task.score(sample, completion, frame) ...])`` of the
+generated completions: nothing here computes a metric of its own.
+
+Resume: ids already in ``predictions.jsonl`` are skipped; a last line cut short by an
+interruption is dropped and its sample generated again.
+
+Backends: ``transformers`` (``model.generate`` on left-padded batches; greedy unless ``do_sample``)
+and ``vllm`` (``vllm.LLM.generate`` with the same prompt strings and images; needs vLLM and a GPU).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import math
+import os
+import resource
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from geor1.coords import Frame, frame_from_dict, frame_to_dict, get_frame
+from geor1.data.schema import TASKS, Sample, load_dataset
+from geor1.evaluation.draw import load_images
+from geor1.tasks import get_task
+from geor1.tasks.common import completion_text
+
+log = logging.getLogger("geor1.eval")
+
+PREDICTIONS, SUMMARY_JSON, SUMMARY_MD, CONFIG = (
+    "predictions.jsonl",
+    "summary.json",
+    "summary.md",
+    "config.json",
+)
+DEFAULT_MAX_NEW_TOKENS = 1024
+# Which field of each task's score() record holds the parsed answer.
+ANSWER_KEY = {"rec": "box", "ovd": "boxes", "gres": "boxes", "crossview": "choice", "geoloc": "pred"}
+# Settings that do not change what is generated; a resumed run may change them.
+_FREE_SETTINGS = ("batch_size", "limit", "backend")
+
+
+@dataclass
+class Generation:
+    """One completion: its text (special tokens removed), how many tokens were generated (up to
+    and including the end-of-sequence token) and why it stopped (``stop`` or ``length``)."""
+
+    text: str
+    num_tokens: int
+    finish_reason: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Generators: prompt strings + images in, Generations out.
+
+
+class TransformersGenerator:
+    """Batched ``model.generate`` on left-padded prompts (Qwen-VL's M-RoPE positions follow the
+    attention mask, so a padded row decodes as it would alone)."""
+
+    def __init__(
+        self,
+        model,
+        processor,
+        *,
+        max_new_tokens: int,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        ignore_eos: bool = False,
+    ):
+        self.model, self.processor = model, processor
+        processor.tokenizer.padding_side = "left"
+        tok = processor.tokenizer
+        eos = model.generation_config.eos_token_id
+        self.eos = set(
+            eos if isinstance(eos, (list, tuple)) else [eos if eos is not None else tok.eos_token_id]
+        )
+        pad = tok.pad_token_id if tok.pad_token_id is not None else next(iter(self.eos))
+        self.kwargs = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "pad_token_id": pad}
+        if do_sample:
+            self.kwargs.update(temperature=temperature, top_p=top_p)
+        if ignore_eos:  # benchmarks: every row generates exactly max_new_tokens
+            self.kwargs["min_new_tokens"] = max_new_tokens
+
+    def __call__(self, prompts: list[str], images: list[list[Image.Image]]) -> list[Generation]:
+        import torch
+
+        flat = [im for ims in images for im in ims]
+        enc = self.processor(text=prompts, images=flat or None, return_tensors="pt", padding=True)
+        enc = enc.to(self.model.device)
+        with torch.inference_mode():
+            out = self.model.generate(**enc, **self.kwargs)
+        new = out[:, enc["input_ids"].shape[1] :].tolist()
+        gens = []
+        for ids in new:
+            n = next((i + 1 for i, t in enumerate(ids) if t in self.eos), len(ids))
+            stopped = (
+                n <= len(ids) and bool(ids) and ids[n - 1] in self.eos and "min_new_tokens" not in self.kwargs
+            )
+            text = self.processor.tokenizer.decode(ids[:n], skip_special_tokens=True)
+            gens.append(Generation(text, n, "stop" if stopped else "length"))
+        return gens
+
+
+class VLLMGenerator:
+    """vLLM's offline engine on the same prompt strings (image placeholders included) and images;
+    the image processor gets the same pixel bounds, so the answer frame is the same."""
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        max_new_tokens: int,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        ignore_eos: bool = False,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        max_images: int = 1,
+        dtype: str | None = None,
+    ):
+        try:
+            from vllm import LLM, SamplingParams
+        except ImportError as e:
+            raise ImportError(
+                "backend='vllm' needs the vllm package (pip install vllm; CUDA GPUs only). "
+                "Use backend='transformers' otherwise."
+            ) from e
+        if os.path.isdir(model_path) and not any(Path(model_path).glob("*.safetensors")):
+            raise ValueError(
+                f"{model_path} holds no *.safetensors weights: vLLM cannot serve a randomly initialised "
+                "model; pass a trained checkpoint or use backend='transformers'"
+            )
+        mm = {k: v for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v is not None}
+        self.llm = LLM(
+            model=model_path,
+            dtype=dtype or "auto",
+            seed=seed,
+            limit_mm_per_prompt={"image": max_images},
+            mm_processor_kwargs=mm or None,
+        )
+        self.params = SamplingParams(
+            temperature=temperature if do_sample else 0.0,
+            top_p=top_p if do_sample else 1.0,
+            max_tokens=max_new_tokens,
+            seed=seed if do_sample else None,
+            ignore_eos=ignore_eos,
+        )
+
+    def __call__(self, prompts: list[str], images: list[list[Image.Image]]) -> list[Generation]:
+        inputs = [{"prompt": p, "multi_modal_data": {"image": ims}} for p, ims in zip(prompts, images)]
+        outs = self.llm.generate(inputs, self.params, use_tqdm=False)
+        return [
+            Generation(
+                o.outputs[0].text,
+                len(o.outputs[0].token_ids),
+                "length" if o.outputs[0].finish_reason == "length" else "stop",
+            )
+            for o in outs
+        ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+
+
+def category_of(sample: Sample) -> str:
+    """The group a sample is filtered by in reports: its ``category``, else ``meta["continent"]``
+    (crossview, geoloc), else ``""``."""
+    return sample.category or str(sample.meta.get("continent") or "")
+
+
+def rewards_of(score: dict, task_module) -> dict[str, float | None]:
+    """Each reward's value from a task's score() record (``score["rewards"]`` when the task nests
+    them, else the top-level fields named in ``DEFAULT_REWARDS``)."""
+    if isinstance(score.get("rewards"), dict):
+        return dict(score["rewards"])
+    return {n: score[n] for n in task_module.DEFAULT_REWARDS if n in score}
+
+
+def score_sample(
+    sample: Sample,
+    completion,
+    frame: Frame,
+    *,
+    num_tokens: int | None = None,
+    finish_reason: str | None = None,
+    image: Image.Image | None = None,
+) -> dict:
+    """The ``predictions.jsonl`` record of one completion::
+
+        {"id", "task", "category", "completion" (raw text), "num_tokens", "finish_reason",
+         "parsed" (the answer in original pixels / the letter / the position, or null),
+         "reason" (why it could not be parsed, else ""), "rewards" {name: value},
+         "score" (the task module's score() record, verbatim: what aggregate() reads)}
+
+    ``num_tokens`` feeds length-based rewards (crossview), ``image`` an image-based GRES segmenter."""
+    task = get_task(sample.task)
+    text = completion_text(completion)
+    params = inspect.signature(task.score).parameters
+    kwargs = {}
+    if "num_tokens" in params and num_tokens is not None:
+        kwargs["num_tokens"] = num_tokens
+    if "image" in params and image is not None:
+        kwargs["image"] = image
+    score = task.score(sample, text, frame, **kwargs)
+    return {
+        "id": sample.id,
+        "task": sample.task,
+        "category": category_of(sample),
+        "completion": text,
+        "num_tokens": num_tokens,
+        "finish_reason": finish_reason,
+        "parsed": score.get(ANSWER_KEY[sample.task]),
+        "reason": score.get("reason", ""),
+        "rewards": rewards_of(score, task),
+        "score": score,
+    }
+
+
+def _finite(x):
+    """NaN and infinities -> None (strict JSON), recursively."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
+def summarize(records: list[dict]) -> dict:
+    """Per task present: ``metrics`` (the task's ``aggregate`` of the ``score`` records), ``rewards``
+    (mean of each reward over the samples it applies to), ``n`` and the ten commonest parse-failure
+    ``reasons`` with their counts. NaN becomes None."""
+    out = {}
+    for name in TASKS:
+        recs = [r for r in records if r["task"] == name]
+        if not recs:
+            continue
+        task = get_task(name)
+        sums: dict[str, list[float]] = {}
+        for r in recs:
+            for k, v in r["rewards"].items():
+                if v is not None:
+                    sums.setdefault(k, []).append(float(v))
+        reasons = Counter(r["reason"] for r in recs if r["reason"]).most_common(10)
+        out[name] = {
+            "n": len(recs),
+            "metrics": task.aggregate([r["score"] for r in recs]),
+            "rewards": {k: sum(v) / len(v) for k, v in sums.items()},
+            "reasons": [{"reason": k, "count": c} for k, c in reasons],
+        }
+    return _finite(out)
+
+
+def _fmt(v, name: str = "") -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float) and v.is_integer() and (name in ("n", "samples") or name.startswith("n_")):
+        return str(int(v))
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 1000 else f"{v:.1f}"
+    return str(v)
+
+
+def summary_markdown(summary: dict) -> str:
+    """``summary.md``: settings, then per task a metric table, a reward table and the commonest
+    parse failures, then speed."""
+    s = summary["settings"]
+    lines = [
+        f"# Evaluation of `{s['model']}`" + (f" (`{s['checkpoint']}`)" if s.get("checkpoint") else ""),
+        "",
+        f"- data: `{s['data']}` — {summary['n']} samples",
+        (
+            f"- decoding: {'sampling, T=' + str(s['temperature']) if s['do_sample'] else 'greedy'}, "
+            f"max {s['max_new_tokens']} new tokens, think={s['think']}"
+            if s.get("max_new_tokens")
+            else "- completions made elsewhere, scored here"
+        ),
+        f"- answer frame: `{summary['frame']['name']}`",
+        "",
+    ]
+    for name, t in summary["tasks"].items():
+        lines += [f"## {name} ({t['n']} samples)", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v, k)} |" for k, v in t["metrics"].items()]
+        lines += ["", "| reward | mean |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in t["rewards"].items()]
+        if t["reasons"]:
+            lines += ["", "| parse failure | count |", "|---|---|"]
+            lines += [f"| {r['reason'].replace('|', '/')} | {r['count']} |" for r in t["reasons"]]
+        lines.append("")
+    sp = summary.get("speed")
+    if sp:
+        lines += ["## Speed (this invocation)", "", "| | |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v, k)} |" for k, v in sp.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# predictions.jsonl
+
+
+def read_predictions(path: str | os.PathLike, *, repair: bool = True) -> dict[str, dict]:
+    """Records of ``predictions.jsonl`` by id (a later line wins).
+
+    Records are written whole, one JSON line each ending in a newline, so text after the last
+    newline is a record an interruption cut short: it is dropped — and, with ``repair``, cut from
+    the file so that appending goes on cleanly. An unreadable complete line is an error naming
+    file and line."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    data = path.read_bytes()
+    complete, newline, tail = data.rpartition(b"\n")
+    records = {}
+    for lineno, raw in enumerate(complete.split(b"\n") if newline else [], 1):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except ValueError as e:
+            raise ValueError(f"{path}:{lineno}: unreadable prediction record ({e})") from None
+        if (
+            not isinstance(rec, dict)
+            or not isinstance(rec.get("id"), str)
+            or not isinstance(rec.get("score"), dict)
+        ):
+            raise ValueError(f"{path}:{lineno}: a prediction record is an object with 'id' and 'score'")  # noqa: TRY004
+        records[rec["id"]] = rec
+    if tail.strip():
+        log.warning("%s: dropping an unfinished last record (%d bytes)", path, len(tail))
+        if repair:
+            with open(path, "r+b") as f:
+                f.truncate(len(complete) + len(newline))
+    return records
+
+
+def _settings_mismatch(old: dict, new: dict) -> list[str]:
+    keys = sorted((set(old) | set(new)) - set(_FREE_SETTINGS) - {"frame"})
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The evaluation
+
+
+def device_and_dtype(device: str | None, dtype: str | None) -> tuple[str, str]:
+    """``device`` (default: cuda when available, else cpu) and ``dtype`` (default: bfloat16 on CUDA, float32 on CPU)."""
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return device, dtype or ("bfloat16" if device.startswith("cuda") else "float32")
+
+
+def _vllm_frame(model_path: str, processor) -> Frame:
+    from transformers import AutoConfig
+
+    from geor1.models.processor import processor_pixels
+
+    lo, hi = processor_pixels(processor)
+    return get_frame(AutoConfig.from_pretrained(model_path).model_type, min_pixels=lo, max_pixels=hi)
+
+
+def _peak_memory_mb(device: str) -> dict:
+    out = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # Linux: KiB
+    if device.startswith("cuda"):
+        import torch
+
+        out["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
+
+
+def _generator(
+    backend: str,
+    model_name_or_path: str,
+    *,
+    checkpoint,
+    device,
+    dtype,
+    max_new_tokens,
+    do_sample,
+    temperature,
+    top_p,
+    seed,
+    ignore_eos,
+    min_pixels,
+    max_pixels,
+    max_images,
+):
+    """``(generate, processor, frame)`` for ``backend``; the processor makes the prompt strings and
+    the frame is the one the model answers in."""
+    from geor1.models import TINY_NAMES, answer_frame, load, load_processor
+
+    if backend == "vllm":
+        base = str(TINY_NAMES.get(model_name_or_path, model_name_or_path))
+        processor = load_processor(checkpoint or base, min_pixels=min_pixels, max_pixels=max_pixels)
+        generate = VLLMGenerator(
+            checkpoint or base,
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            ignore_eos=ignore_eos,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+            max_images=max_images,
+            dtype=dtype,
+        )
+        return generate, processor, _vllm_frame(base, processor)
+    model, processor = load(
+        model_name_or_path, checkpoint=checkpoint, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels
+    )
+    model.to(device).eval()
+    if do_sample:
+        from transformers import set_seed
+
+        set_seed(seed)
+    generate = TransformersGenerator(
+        model,
+        processor,
+        max_new_tokens=max_new_tokens,
+        do_sample=do_sample,
+        temperature=temperature,
+        top_p=top_p,
+        ignore_eos=ignore_eos,
+    )
+    return generate, processor, answer_frame(model, processor)
+
+
+def evaluate(
+    model_name_or_path: str,
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    checkpoint: str | None = None,
+    batch_size: int = 16,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    think: bool = True,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    limit: int | None = None,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    backend: str = "transformers",
+    dtype: str | None = None,
+    device: str | None = None,
+    ignore_eos: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Generate an answer for every sample of ``data_dir`` (the first ``limit``), score it with its
+    task module and write ``out_dir``; returns the summary (also ``summary.json``).
+
+    ``model_name_or_path``/``checkpoint``/``min_pixels``/``max_pixels``: as :func:`geor1.models.load`.
+    ``think``: ask for ``<think>…</think><answer>…</answer>``. Decoding is greedy unless
+    ``do_sample`` (then ``temperature``, ``top_p``, ``seed``). ``ignore_eos``: always generate
+    ``max_new_tokens`` (benchmarks). ``dtype``/``device``: default bfloat16 on CUDA, float32 on CPU.
+    A rerun resumes; ``overwrite`` starts afresh instead.
+    """
+    if backend not in ("transformers", "vllm"):
+        raise ValueError(f"unknown backend {backend!r} (known: transformers, vllm)")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    from tqdm.auto import tqdm
+
+    from geor1.tasks import gres
+
+    ds = load_dataset(data_dir)
+    samples = ds.samples[:limit] if limit is not None else ds.samples
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "model": str(model_name_or_path),
+        "checkpoint": checkpoint,
+        "data": str(Path(data_dir).resolve()),
+        "think": think,
+        "do_sample": do_sample,
+        "temperature": temperature if do_sample else None,
+        "top_p": top_p if do_sample else None,
+        "seed": seed if do_sample else None,
+        "max_new_tokens": max_new_tokens,
+        "min_pixels": min_pixels,
+        "max_pixels": max_pixels,
+        "ignore_eos": ignore_eos,
+        "segmenter": type(gres.current_segmenter()).__name__,
+        "batch_size": batch_size,
+        "limit": limit,
+        "backend": backend,
+    }
+    pred_path, config_path = out / PREDICTIONS, out / CONFIG
+    if overwrite:
+        for name in (PREDICTIONS, SUMMARY_JSON, SUMMARY_MD, CONFIG):
+            (out / name).unlink(missing_ok=True)
+    old = json.loads(config_path.read_text()) if config_path.is_file() else None
+    if old is not None:
+        diff = _settings_mismatch(old, settings)
+        if diff:
+            raise ValueError(
+                f"{out} holds results made with other settings ({'; '.join(diff)}); "
+                "use another output folder or overwrite=True (--overwrite)"
+            )
+    done = read_predictions(pred_path)
+    todo = [s for s in samples if s.id not in done]
+    todo.sort(key=lambda s: (TASKS.index(s.task), len(s.images)))  # similar prompts batch with less padding
+
+    frame = frame_from_dict(old["frame"]) if old and old.get("frame") else None
+    speed = None
+    if todo:
+        dev, dt = device_and_dtype(device, dtype)
+        generate, processor, frame_now = _generator(
+            backend,
+            model_name_or_path,
+            checkpoint=checkpoint,
+            device=dev,
+            dtype=dt,
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            ignore_eos=ignore_eos,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+            max_images=max(len(s.images) for s in todo),
+        )
+        if frame is not None and frame != frame_now:
+            raise ValueError(
+                f"{out}: earlier predictions are in frame {frame}, this model answers in {frame_now}"
+            )
+        frame = frame_now
+        config_path.write_text(json.dumps({**settings, "frame": frame_to_dict(frame)}, indent=2))
+
+        n_new, n_tokens, t_gen, cpu_gen = 0, 0, 0.0, 0.0
+        bar = tqdm(
+            total=len(samples),
+            initial=len(samples) - len(todo),
+            unit="sample",
+            desc="eval",
+            disable=not progress,
+        )
+        with open(pred_path, "a", encoding="utf-8") as f:
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start : start + batch_size]
+                prompts, images = [], []
+                for s in batch:
+                    messages = get_task(s.task).build_messages(s, frame, think=think)
+                    prompts.append(
+                        processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+                    )
+                    images.append(load_images(ds, s))
+                t0, c0 = time.perf_counter(), time.process_time()
+                gens = generate(prompts, images)
+                t_gen += time.perf_counter() - t0
+                cpu_gen += time.process_time() - c0
+                for s, g, ims in zip(batch, gens, images):
+                    rec = score_sample(
+                        s,
+                        g.text,
+                        frame,
+                        num_tokens=g.num_tokens,
+                        finish_reason=g.finish_reason,
+                        image=ims[0] if gres.current_segmenter().needs_image else None,
+                    )
+                    f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    done[s.id] = rec
+                    n_tokens += g.num_tokens
+                f.flush()
+                os.fsync(f.fileno())  # a batch on disk is a batch never generated again
+                n_new += len(batch)
+                bar.update(len(batch))
+        bar.close()
+        speed = {
+            "samples": n_new,
+            "generation_s": t_gen,
+            "generation_cpu_s": cpu_gen,  # CPU seconds of this process: steadier than wall time on a shared CPU
+            "samples_per_s": n_new / t_gen if t_gen else None,
+            "new_tokens_per_s": n_tokens / t_gen if t_gen else None,
+            "device": dev,
+            **_peak_memory_mb(dev),
+        }
+    elif old is None:
+        raise ValueError(
+            f"nothing to evaluate: {data_dir} has no samples"
+            if not samples
+            else f"{pred_path} covers every sample but {config_path} is missing"
+        )
+
+    records = [done[s.id] for s in samples if s.id in done]
+    if len(done) > len(records):
+        log.warning(
+            "%s: %d records are not among the evaluated samples and are left out",
+            pred_path,
+            len(done) - len(records),
+        )
+    return _finish(out, settings, frame, records, speed)
+
+
+def score_completions(
+    data_dir: str | os.PathLike,
+    completions: dict[str, str],
+    out_dir: str | os.PathLike,
+    *,
+    frame: str | Frame = "qwen2.5-vl",
+    model: str = "external",
+    think: bool = True,
+) -> dict:
+    """Score completions made elsewhere (another inference server, released predictions) exactly
+    as :func:`evaluate` scores its own: ``completions`` maps sample id to raw output text, in the
+    coordinate ``frame`` the model answered in. Writes the same ``out_dir`` files (replacing earlier
+    ones) and returns the summary. Samples without a completion are left out; an id that is not
+    in the dataset is an error."""
+    ds = load_dataset(data_dir)
+    unknown = sorted(set(completions) - {s.id for s in ds.samples})
+    if unknown:
+        raise ValueError(f"{len(unknown)} completion ids are not in {data_dir}: {', '.join(unknown[:5])}")
+    frame = get_frame(frame)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    records = [score_sample(s, completions[s.id], frame) for s in ds.samples if s.id in completions]
+    settings = {
+        "model": model,
+        "checkpoint": None,
+        "data": str(Path(data_dir).resolve()),
+        "think": think,
+        "do_sample": None,
+        "temperature": None,
+        "max_new_tokens": None,
+        "source": "score_completions",
+    }
+    (out / CONFIG).write_text(json.dumps({**settings, "frame": frame_to_dict(frame)}, indent=2))
+    with open(out / PREDICTIONS, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    return _finish(out, settings, frame, records, None)
+
+
+def _finish(out: Path, settings: dict, frame: Frame, records: list[dict], speed: dict | None) -> dict:
+    summary = {
+        "settings": settings,
+        "frame": frame_to_dict(frame),
+        "n": len(records),
+        "tasks": summarize(records),
+        "speed": _finite(speed),
+    }
+    write_summary(out, summary)
+    return summary
+
+
+def write_summary(out_dir: str | os.PathLike, summary: dict) -> None:
+    """Write ``summary.json`` (strict JSON) and ``summary.md`` into ``out_dir``."""
+    out = Path(out_dir)
+    (out / SUMMARY_JSON).write_text(json.dumps(_finite(summary), indent=2, allow_nan=False) + "\n")
+    (out / SUMMARY_MD).write_text(summary_markdown(summary))

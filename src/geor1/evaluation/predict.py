@@ -1,0 +1,187 @@
+"""Run a model on one image (crossview: a query and its candidates) and draw its answer.
+
+  geor1 predict --model tiny-geosynth --image scene.png --task rec --query "the largest storage tank"
+  geor1 predict --image scene.png --task ovd --query airplane --out planes.png
+  geor1 predict --image scene.png --task gres --query "all ships left of the bridge"
+  geor1 predict --task crossview --image ground.png --candidates a.png b.png c.png d.png
+  geor1 predict --task geoloc --image street.jpg
+
+Prints the reasoning (``<think>``), the answer (``<answer>``) and what it was read as — a box in
+pixels of the original image, a list of boxes, a letter, a position — or why it could not be
+read. Writes a PNG with the answer drawn in red (boxes; gres: masks and keypoints; crossview: the
+chosen candidate framed; geoloc: the position on a world map).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from PIL import Image
+
+from geor1.data.schema import Sample
+from geor1.evaluation.draw import draw_sample, read_prediction
+from geor1.tasks import TASK_MODULES, get_task
+from geor1.tasks.common import answer_text, think_text
+
+DEFAULT_MAX_NEW_TOKENS = 1024
+
+
+def make_sample(
+    task: str, images: list[Image.Image], query: str = "", paths: list[str] | None = None
+) -> Sample:
+    """A schema Sample for one prompt: ``images[0]`` is the query image (its size is the sample's),
+    crossview candidates follow, labelled A, B, …; for ovd ``query`` is the category."""
+    if task not in TASK_MODULES:
+        raise ValueError(f"unknown task {task!r} (known: {', '.join(TASK_MODULES)})")
+    if task in ("rec", "gres", "ovd") and not query.strip():
+        raise ValueError(f"task {task} needs --query (ovd: the category to detect)")
+    if task == "crossview" and len(images) < 2:
+        raise ValueError("crossview needs the query image and at least one candidate (--candidates)")
+    choices = get_task("crossview").letters(len(images) - 1) if task == "crossview" else []
+    return Sample(
+        id="predict",
+        task=task,
+        images=list(paths or [f"image{i}" for i in range(len(images))]),
+        width=images[0].width,
+        height=images[0].height,
+        query=query,
+        category=query.strip() if task == "ovd" else None,
+        choices=choices,
+    )
+
+
+def render_answer(
+    sample: Sample, images: list[Image.Image], completion: str, frame
+) -> tuple[Image.Image, dict | None, str]:
+    """The picture of a completion's answer (no ground truth), what it was read as and, when it
+    could not be read, why."""
+    prediction, reason = read_prediction(sample, completion, frame)
+    return draw_sample(sample, images, prediction, truth=False), prediction, reason
+
+
+def predict(
+    model_name_or_path: str,
+    task: str,
+    image_paths: list[str],
+    query: str = "",
+    *,
+    checkpoint: str | None = None,
+    think: bool = True,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    device: str | None = None,
+) -> dict:
+    """Generate one answer; returns ``completion``, ``reasoning``, ``answer`` (texts), ``prediction``
+    (as :func:`geor1.evaluation.draw.read_prediction`; original pixels), ``reason``, ``frame`` and
+    ``image`` (the drawing, a PIL image)."""
+    from geor1.evaluation.evaluate import TransformersGenerator, device_and_dtype
+    from geor1.models import answer_frame, load
+
+    images = []
+    for p in image_paths:
+        with Image.open(p) as im:
+            images.append(im.convert("RGB"))
+    sample = make_sample(task, images, query, [str(p) for p in image_paths])
+    dev, dt = device_and_dtype(device, None)
+    model, processor = load(
+        model_name_or_path, checkpoint=checkpoint, dtype=dt, min_pixels=min_pixels, max_pixels=max_pixels
+    )
+    model.to(dev).eval()
+    frame = answer_frame(model, processor)
+    messages = get_task(task).build_messages(sample, frame, think=think)
+    prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    generate = TransformersGenerator(
+        model, processor, max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature
+    )
+    gen = generate([prompt], [images])[0]
+    picture, prediction, reason = render_answer(sample, images, gen.text, frame)
+    return {
+        "completion": gen.text,
+        "reasoning": think_text(gen.text),
+        "answer": answer_text(gen.text),
+        "prediction": prediction,
+        "reason": reason,
+        "frame": frame,
+        "image": picture,
+        "num_tokens": gen.num_tokens,
+        "finish_reason": gen.finish_reason,
+    }
+
+
+def describe(prediction: dict | None, task: str) -> str:
+    """One line saying what the answer was read as (pixels of the original image)."""
+    if prediction is None:
+        return "unreadable"
+    if task in ("rec", "ovd", "gres"):
+        boxes = [[round(float(v), 1) for v in b] for b in prediction["boxes"]]
+        if not boxes:
+            return "no target"
+        return (
+            f"box {boxes[0]} (original pixels)"
+            if task == "rec"
+            else f"{len(boxes)} box(es) {boxes} (original pixels)"
+        )
+    if task == "crossview":
+        return f"candidate {prediction['choice']}"
+    where = f" via {prediction['source']} {prediction['place']}" if prediction.get("place") else ""
+    return f"lat {prediction['lat']:.4f}, lon {prediction['lon']:.4f}{where}"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", default="tiny", help="tiny, tiny-geosynth, a checkpoint folder or a hub id"
+    )
+    parser.add_argument("--checkpoint", help="trained weights for --model (a folder)")
+    parser.add_argument("--task", required=True, choices=TASK_MODULES)
+    parser.add_argument("--image", required=True, help="the image (crossview: the query image)")
+    parser.add_argument(
+        "--candidates", nargs="+", default=[], help="crossview: candidate images, labelled A, B, …"
+    )
+    parser.add_argument(
+        "--query", default="", help="the expression (rec, gres), the category (ovd), or a question"
+    )
+    parser.add_argument("--out", help="PNG to write (default: <image>_<task>_pred.png in the current folder)")
+    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS)
+    parser.add_argument("--no-think", dest="think", action="store_false", help="no <think>/<answer> template")
+    parser.add_argument(
+        "--sample", dest="do_sample", action="store_true", help="sample instead of greedy decoding"
+    )
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--min-pixels", type=int)
+    parser.add_argument("--max-pixels", type=int)
+    parser.add_argument("--device")
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = [args.image, *args.candidates]
+    for p in paths:
+        if not Path(p).is_file():
+            raise SystemExit(f"geor1 predict: no image at {p}")
+    result = predict(
+        args.model,
+        args.task,
+        paths,
+        args.query,
+        checkpoint=args.checkpoint,
+        think=args.think,
+        max_new_tokens=args.max_new_tokens,
+        do_sample=args.do_sample,
+        temperature=args.temperature,
+        min_pixels=args.min_pixels,
+        max_pixels=args.max_pixels,
+        device=args.device,
+    )
+    out = Path(args.out or f"{Path(args.image).stem}_{args.task}_pred.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result["image"].save(out)
+    print(f"reasoning: {result['reasoning'] or '(none)'}")
+    print(f"answer: {result['answer']}")
+    line = describe(result["prediction"], args.task)
+    print(f"read as: {line}" + (f" ({result['reason']})" if result["reason"] else ""))
+    print(f"tokens: {result['num_tokens']} ({result['finish_reason']}); frame {result['frame'].name}")
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,552 @@
+"""The HTML report of a run folder: one self-contained file (images inlined as base64 JPEG/PNG,
+charts as inline SVG, CSS and a little vanilla JavaScript; no external URL).
+
+What it shows, for whatever of these the run folder holds (layout: docs/evaluation.md):
+
+- evaluation folders (``predictions.jsonl``, ``summary.json``): a headline table comparing them,
+  per task the metric, reward and parse-failure tables; for geoloc a world map of predicted
+  against true positions joined by great-circle error lines;
+- a gallery of samples — the image with ground truth (green) against prediction (red), the
+  reasoning text, the answer and each reward — failures first, filterable by evaluation, task,
+  category and failure (at most ``max_samples`` per evaluation, the worst first);
+- training folders (``metrics.csv``, ``completions.csv``): curves of reward, per-reward means,
+  KL, completion length, loss, ... (:mod:`geor1.report.plots`) and the completions sampled at
+  the last logged step with their rewards.
+
+A sample *fails* when (:func:`is_failure`): rec and gres IoU ≤ 0.5 (the Acc@0.5 rule), ovd
+reward < 0.5, crossview a wrong letter, geoloc an error over 25 km (city level); an unreadable
+answer always fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from PIL import Image
+
+from geor1.coords import frame_from_dict
+from geor1.data.schema import Dataset, SchemaError, load_dataset
+from geor1.evaluation.draw import (
+    GT_COLOR,
+    PRED_COLOR,
+    basemap,
+    draw_sample,
+    great_circle,
+    load_images,
+    project,
+    read_prediction,
+)
+from geor1.evaluation.evaluate import CONFIG, PREDICTIONS, SUMMARY_JSON, read_predictions, summarize
+from geor1.report.plots import read_metrics, training_charts
+from geor1.tasks.common import answer_text, think_text
+
+log = logging.getLogger("geor1.report")
+
+METRICS_CSV, COMPLETIONS_CSV = "metrics.csv", "completions.csv"
+REPORT_FILE = "report.html"
+HEADLINE = {
+    "rec": ["acc_at_05", "acc_at_07", "mean_iou"],
+    "ovd": ["map", "ap50"],
+    "gres": ["giou", "ciou"],
+    "crossview": ["accuracy"],
+    "geoloc": ["acc_1km", "acc_25km", "acc_200km", "acc_750km", "acc_2500km", "median_km"],
+}
+FAILURE_RULE = {
+    "rec": "IoU ≤ 0.5",
+    "gres": "IoU ≤ 0.5",
+    "ovd": "reward < 0.5",
+    "crossview": "wrong letter",
+    "geoloc": "error > 25 km",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a run folder
+
+
+@dataclass
+class EvalRun:
+    """One evaluation folder: its records (dataset order), summary, settings and dataset."""
+
+    name: str
+    path: Path
+    records: list[dict]
+    summary: dict | None
+    config: dict | None
+    dataset: Dataset | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def find_folders(run_dir: str | os.PathLike) -> tuple[list[Path], list[Path]]:
+    """Evaluation folders (holding ``predictions.jsonl`` or ``summary.json``) and training folders
+    (holding ``metrics.csv`` or ``completions.csv``) in ``run_dir`` and below, sorted by path;
+    ``checkpoint-*`` and hidden folders are not searched."""
+    evals, trains = [], []
+    for root, dirs, files in os.walk(run_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "checkpoint-")))
+        if PREDICTIONS in files or SUMMARY_JSON in files:
+            evals.append(Path(root))
+        if METRICS_CSV in files or COMPLETIONS_CSV in files:
+            trains.append(Path(root))
+    return evals, trains
+
+
+def _read_json(path: Path, notes: list[str]) -> dict | None:
+    """A JSON object from ``path``; None (and a note naming the file) when missing or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        notes.append(f"{path} is unreadable ({e})")
+        return None
+    if not isinstance(value, dict):
+        notes.append(f"{path} is not a JSON object")
+        return None
+    return value
+
+
+def load_eval(path: Path, run_dir: Path) -> EvalRun:
+    """Read an evaluation folder; what is missing or unreadable becomes a note, not an error."""
+    name = str(path.relative_to(run_dir)) if path != run_dir else path.name
+    notes: list[str] = []
+    config, summary = _read_json(path / CONFIG, notes), _read_json(path / SUMMARY_JSON, notes)
+    try:
+        records = list(read_predictions(path / PREDICTIONS, repair=False).values())
+    except (OSError, ValueError) as e:
+        records = []
+        notes.append(f"no samples shown: {e}")
+    if summary is None and records:
+        summary = {"tasks": summarize(records), "n": len(records)}
+        notes.append("summary.json is missing (an interrupted run?): tables computed from predictions.jsonl")
+    dataset = None
+    data_dir = (config or (summary or {}).get("settings") or {}).get("data")
+    if records and data_dir:
+        try:
+            dataset = load_dataset(data_dir)
+        except (OSError, SchemaError) as e:
+            notes.append(f"dataset {data_dir} could not be read ({e}): the gallery shows no images")
+    elif records:
+        notes.append("no config.json naming the dataset: the gallery shows no images")
+    return EvalRun(name, path, records, summary, config, dataset, notes)
+
+
+def read_last_completions(path: str | os.PathLike, limit: int = 12) -> tuple[float | None, list[dict]]:
+    """The completions of the last step in a ``completions.csv`` (step, id, reward, value,
+    completion; one row per reward): ``(step, [{"id", "completion", "rewards": {name: value}}])``."""
+    csv.field_size_limit(sys.maxsize)
+    last, rows = None, {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            try:
+                step = float(r["step"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if last is None or step > last:
+                last, rows = step, {}
+            if step == last:
+                key = (r.get("id", ""), r.get("completion", ""))
+                entry = rows.setdefault(key, {"id": key[0], "completion": key[1], "rewards": {}})
+                entry["rewards"][r.get("reward", "?")] = r.get("value", "")
+    return last, list(rows.values())[:limit]
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-sample judgement
+
+
+def quality(record: dict) -> float:
+    """The sample's main measure in [0, 1]: IoU (rec, gres), the ovd_map reward (ovd), 1/0 for a
+    right/wrong letter (crossview), the GeoScore reward ``exp(-km / 1492.7)`` (geoloc)."""
+    s, task = record["score"], record["task"]
+    if task in ("rec", "gres"):
+        return float(s["iou"])
+    if task == "ovd":
+        return float(s["ovd_map"])
+    if task == "crossview":
+        return 1.0 if s["correct"] else 0.0
+    return float(s["rewards"]["geo_score"])
+
+
+def is_failure(record: dict) -> bool:
+    """Whether a sample failed, by the rules of :data:`FAILURE_RULE` (an unreadable answer always does)."""
+    s, task = record["score"], record["task"]
+    if record.get("parsed") is None and not (task == "gres" and s.get("gt_empty") and s.get("pred_empty")):
+        return True
+    if task in ("rec", "gres"):
+        return not s["iou"] > 0.5
+    if task == "ovd":
+        return s["ovd_map"] < 0.5
+    if task == "crossview":
+        return not s["correct"]
+    return s["distance_km"] > 25.0
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML pieces
+
+esc = html.escape
+
+
+def _fmt(name: str, v) -> str:
+    if v is None:
+        return "–"
+    if (
+        isinstance(v, float)
+        and (name == "n" or name.startswith("n_") or name == "samples")
+        and v.is_integer()
+    ):
+        return str(int(v))
+    if isinstance(v, float):
+        v += 0.0  # -0.0 -> 0.0
+        return f"{v:.4f}" if abs(v) < 1000 else f"{v:,.1f}"
+    return esc(str(v))
+
+
+def _table(rows: list[tuple], header: tuple) -> str:
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _data_uri(image: Image.Image, fmt: str = "JPEG") -> str:
+    buf = io.BytesIO()
+    if fmt == "JPEG":
+        image.convert("RGB").save(buf, "JPEG", quality=82)
+    else:
+        image.save(buf, "PNG", optimize=True)
+    return f"data:image/{fmt.lower()};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
+
+
+def headline_table(evals: list[EvalRun]) -> str:
+    tasks = [t for t in HEADLINE if any(t in (e.summary or {}).get("tasks", {}) for e in evals)]
+    cols = [(t, m) for t in tasks for m in HEADLINE[t]]
+    if not cols:
+        return ""
+    rows = []
+    for e in evals:
+        got = (e.summary or {}).get("tasks", {})
+        rows.append(
+            (
+                esc(e.name),
+                *[_fmt(m, got.get(t, {}).get("metrics", {}).get(m)) if t in got else "" for t, m in cols],
+            )
+        )
+    return _table(rows, ("evaluation", *[f"{t} {m}" for t, m in cols]))
+
+
+def eval_section(e: EvalRun, anchor: str) -> str:
+    parts = [f'<section id="{anchor}"><h2>Evaluation: {esc(e.name)}</h2>']
+    s = (e.summary or {}).get("settings") or e.config or {}
+    if s:
+        if s.get("max_new_tokens") is None:
+            decoding = "completions made elsewhere, scored here"
+        else:
+            decoding = (
+                f"{'sampling T=' + str(s.get('temperature')) if s.get('do_sample') else 'greedy'}, "
+                f"max {s['max_new_tokens']} new tokens"
+            )
+        parts.append(
+            f'<p class="meta">model <code>{esc(str(s.get("model")))}</code>'
+            + (f" checkpoint <code>{esc(str(s['checkpoint']))}</code>" if s.get("checkpoint") else "")
+            + f" · data <code>{esc(str(s.get('data')))}</code> · {esc(decoding)} · "
+            f"think={esc(str(s.get('think')))}</p>"
+        )
+    parts += [f'<p class="note">{esc(n)}</p>' for n in e.notes]
+    tasks = (e.summary or {}).get("tasks", {})
+    parts.append('<div class="tables">')
+    for task, t in tasks.items():
+        metrics = _table([(esc(k), _fmt(k, v)) for k, v in t["metrics"].items()], ("metric", "value"))
+        rewards = _table([(esc(k), _fmt(k, v)) for k, v in t["rewards"].items()], ("reward", "mean"))
+        reasons = (
+            _table([(esc(r["reason"]), r["count"]) for r in t.get("reasons", [])], ("parse failure", "count"))
+            if t.get("reasons")
+            else ""
+        )
+        parts.append(
+            f'<div class="task-tables"><h3>{esc(task)} · {t["n"]} samples</h3>'
+            f'<div class="row">{metrics}{rewards}{reasons}</div></div>'
+        )
+    parts.append("</div>")
+    speed = (e.summary or {}).get("speed")
+    if speed:
+        parts.append("<h3>Speed</h3>" + _table([(esc(k), _fmt(k, v)) for k, v in speed.items()], ("", "")))
+    geo = [r for r in e.records if r["task"] == "geoloc"]
+    if geo:
+        parts.append(
+            f"<h3>Geolocalization: predicted against true positions ({len(geo)} samples)</h3>"
+            + geoloc_map_svg(geo)
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def geoloc_map_svg(records: list[dict], width: int = 960) -> str:
+    """An SVG world map: true positions (green), predictions (red) and the great-circle error
+    line between them; hovering a dot names the sample and its error."""
+    height = width // 2
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="map" viewBox="0 0 {width} {height}" '
+            f'width="{width}" height="{height}">'
+        ),
+        f'<image href="{_data_uri(basemap(width, height), "PNG")}" x="0" y="0" width="{width}" height="{height}"/>',
+    ]
+    dots = []
+    for r in records:
+        s = r["score"]
+        lat, lon = s["gt"]
+        tx, ty = project(lat, lon, width, height)
+        pred = s.get("pred")
+        if pred:
+            for part in great_circle(lat, lon, pred["lat"], pred["lon"]):
+                x, y = project(part[:, 0], part[:, 1], width, height)
+                if len(x) > 1:
+                    pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y))
+                    parts.append(
+                        f'<polyline points="{pts}" fill="none" stroke="rgb{PRED_COLOR}" '
+                        f'stroke-opacity="0.55" stroke-width="1.3"/>'
+                    )
+            px, py = project(pred["lat"], pred["lon"], width, height)
+            dots.append(
+                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="rgb{PRED_COLOR}" stroke="#000" '
+                f'stroke-width="0.6"><title>{esc(r["id"])}: predicted {pred["lat"]:.3f}, {pred["lon"]:.3f} '
+                f"— {s['distance_km']:,.0f} km off</title></circle>"
+            )
+        dots.append(
+            f'<circle cx="{tx:.1f}" cy="{ty:.1f}" r="4" fill="rgb{GT_COLOR}" stroke="#000" stroke-width="0.6">'
+            f"<title>{esc(r['id'])}: true {lat:.3f}, {lon:.3f}"
+            f"{'' if pred else ' — answer unreadable'}</title></circle>"
+        )
+    parts += dots
+    parts.append(
+        f'<g font-size="12"><rect x="8" y="{height - 30}" width="250" height="22" fill="#fff" '
+        f'fill-opacity="0.85"/><circle cx="20" cy="{height - 19}" r="4" fill="rgb{GT_COLOR}"/>'
+        f'<text x="28" y="{height - 15}">true</text><circle cx="70" cy="{height - 19}" r="4" '
+        f'fill="rgb{PRED_COLOR}"/><text x="78" y="{height - 15}">predicted (line: great circle)</text></g>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _card(e: EvalRun, r: dict, thumb: int, frame) -> str:
+    task, s = r["task"], r["score"]
+    failed = is_failure(r)
+    img_html = ""
+    sample = None
+    if e.dataset is not None:
+        sample = next((x for x in e.dataset.samples if x.id == r["id"]), None)
+    if sample is not None and frame is not None:
+        try:
+            prediction, _ = read_prediction(sample, r["completion"], frame)
+            picture = draw_sample(sample, load_images(e.dataset, sample), prediction, max_side=thumb)
+            img_html = f'<img alt="{esc(r["id"])}" src="{_data_uri(picture)}">'
+        except (OSError, SchemaError, ValueError) as err:  # a moved or broken image: say so, keep the card
+            img_html = f'<p class="note">image unavailable: {esc(str(err))}</p>'
+    rewards = "".join(f"<tr><td>{esc(k)}</td><td>{_fmt(k, v)}</td></tr>" for k, v in r["rewards"].items())
+    think = think_text(r["completion"])
+    query = esc(sample.query) if sample is not None and sample.query else ""
+    extra = ""
+    if task == "geoloc":
+        extra = f"error {s['distance_km']:,.1f} km"
+    elif task == "crossview":
+        extra = f"chose {esc(str(s.get('choice')))}, true {esc(str(s.get('answer')))}"
+    elif task in ("rec", "gres"):
+        extra = f"IoU {s['iou']:.3f}"
+    elif task == "ovd":
+        extra = f"{s['n_pred']} predicted / {s['n_gt']} true boxes"
+    tokens = f" ({r['num_tokens']} tokens, {esc(str(r.get('finish_reason')))})" if r.get("num_tokens") else ""
+    return (
+        f'<div class="card{" failed" if failed else ""}" data-eval="{esc(e.name)}" data-task="{esc(task)}" '
+        f'data-category="{esc(r.get("category") or "")}" data-failed="{int(failed)}">'
+        f'<div class="card-head"><span class="badge">{"FAIL" if failed else "OK"}</span> '
+        f"<b>{esc(r['id'])}</b> · {esc(task)} · {esc(r.get('category') or '–')}</div>{img_html}"
+        f'<p class="query">{query}</p><p class="extra">{extra}</p>'
+        + (f'<p class="reason">unreadable: {esc(r["reason"])}</p>' if r.get("reason") else "")
+        + f'<div class="label">reasoning</div><p class="think">{esc(think) or "<i>no &lt;think&gt; block</i>"}</p>'
+        f'<div class="label">answer</div><pre>{esc(answer_text(r["completion"]))[:600]}</pre>'
+        f'<table class="rewards">{rewards}</table>'
+        f"<details><summary>raw output{tokens}</summary><pre>{esc(r['completion'])}</pre></details></div>"
+    )
+
+
+def gallery(evals: list[EvalRun], max_samples: int, thumb: int) -> str:
+    picked = []  # (failed, quality, evaluation, record): the worst max_samples of each evaluation
+    for e in evals:
+        scored = sorted(
+            ((is_failure(r), quality(r), e, r) for r in e.records), key=lambda t: (not t[0], t[1])
+        )
+        picked += scored[:max_samples]
+    if not picked:
+        return ""
+    picked.sort(key=lambda t: (not t[0], t[1]))  # failures first across evaluations, worst first
+    frames = {}
+    for e in evals:
+        frame_d = (e.config or {}).get("frame") or (e.summary or {}).get("frame")
+        frames[e.name] = frame_from_dict(frame_d) if frame_d else None
+    cards = [_card(e, r, thumb, frames[e.name]) for _, _, e, r in picked]
+    tasks = {r["task"] for *_, r in picked}
+    cats = {r.get("category") or "" for *_, r in picked}
+
+    def options(values):
+        return '<option value="">all</option>' + "".join(
+            f'<option value="{esc(v)}">{esc(v or "–")}</option>' for v in sorted(values)
+        )
+
+    shown = sum(min(len(e.records), max_samples) for e in evals)
+    total = sum(len(e.records) for e in evals)
+    return (
+        f'<section id="gallery"><h2>Samples</h2><p class="meta">Green: ground truth. Red: prediction. '
+        f"Failures first ({'; '.join(f'{t}: {FAILURE_RULE[t]}' for t in sorted(tasks))}); "
+        f"{shown} of {total} samples.</p>"
+        f'<div class="filters"><label>evaluation <select id="f-eval">{options(e.name for e in evals)}</select></label>'
+        f'<label>task <select id="f-task">{options(tasks)}</select></label>'
+        f'<label>category <select id="f-cat">{options(cats)}</select></label>'
+        f'<label><input type="checkbox" id="f-fail"> failures only</label> <span id="f-count"></span></div>'
+        f'<div class="grid">{"".join(cards)}</div></section>'
+    )
+
+
+def training_section(path: Path, run_dir: Path, anchor: str) -> str:
+    name = str(path.relative_to(run_dir)) if path != run_dir else path.name
+    parts = [f'<section id="{anchor}"><h2>Training: {esc(name)}</h2>']
+    if (path / METRICS_CSV).is_file():
+        try:
+            charts = training_charts(read_metrics(path / METRICS_CSV))
+            parts.append(
+                f'<div class="charts">{"".join(charts)}</div>'
+                if charts
+                else '<p class="note">metrics.csv holds none of the charted columns.</p>'
+            )
+        except (OSError, ValueError, csv.Error) as err:
+            parts.append(f'<p class="note">metrics.csv unreadable: {esc(str(err))}</p>')
+    if (path / COMPLETIONS_CSV).is_file():
+        try:
+            step, rows = read_last_completions(path / COMPLETIONS_CSV)
+        except (OSError, csv.Error) as err:
+            parts.append(f'<p class="note">completions.csv unreadable: {esc(str(err))}</p>')
+        else:
+            if rows:
+                names = list(dict.fromkeys(k for r in rows for k in r["rewards"]))
+                table = _table(
+                    [
+                        (
+                            esc(str(r["id"])),
+                            *[esc(str(r["rewards"].get(n, ""))) for n in names],
+                            f"<pre>{esc(r['completion'][:400])}</pre>",
+                        )
+                        for r in rows
+                    ],
+                    ("id", *names, "completion"),
+                )
+                parts.append(f"<h3>Completions sampled at step {step:g}</h3>{table}")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1400px;padding:16px 24px;color:#1b1b1b}
+h1{font-size:22px;margin:8px 0} h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}
+h3{font-size:15px;margin:14px 0 6px} code{background:#f3f3f3;padding:0 3px;border-radius:3px}
+table{border-collapse:collapse;margin:4px 0 10px;font-size:13px} th,td{border:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}
+th{background:#f6f6f6} .meta{color:#555} .note{color:#8a5300;background:#fff6e5;padding:4px 8px;border-radius:4px}
+.tables{display:flex;flex-wrap:wrap;gap:24px} .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+.scroll{overflow-x:auto;max-width:100%} .charts{display:flex;flex-wrap:wrap;gap:12px}
+.chart,.map{border:1px solid #e3e3e3;max-width:100%;height:auto}
+.filters{display:flex;gap:16px;align-items:center;margin:8px 0 12px;position:sticky;top:0;background:#fff;padding:6px 0;z-index:1}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:14px}
+.card{border:1px solid #ddd;border-radius:6px;padding:8px;background:#fff;overflow:hidden}
+.card.failed{border-color:#f1a7ad} .card img{max-width:100%;display:block;margin:6px 0}
+.card-head{font-size:13px} .badge{display:inline-block;padding:0 6px;border-radius:3px;background:#1f9d55;color:#fff;font-size:11px}
+.card.failed .badge{background:#d62839} .query{font-style:italic;margin:4px 0} .extra{margin:2px 0;color:#333}
+.reason{color:#b00020;margin:2px 0;font-size:12px} .label{font-size:11px;color:#777;text-transform:uppercase;margin-top:4px}
+.think{margin:2px 0;font-size:13px;max-height:9em;overflow:auto;white-space:pre-wrap}
+pre{white-space:pre-wrap;word-break:break-word;font-size:12px;background:#f7f7f7;padding:4px;margin:2px 0;max-height:12em;overflow:auto}
+.rewards td{padding:1px 6px;font-size:12px} [hidden]{display:none!important}
+"""
+
+JS = """
+(function () {
+  var ids = ["f-eval", "f-task", "f-cat", "f-fail"];
+  function value(id) { var el = document.getElementById(id); return el ? (el.type === "checkbox" ? el.checked : el.value) : ""; }
+  function apply() {
+    var ev = value("f-eval"), task = value("f-task"), cat = value("f-cat"), fail = value("f-fail"), n = 0;
+    var cards = document.querySelectorAll(".card");
+    for (var i = 0; i < cards.length; i++) {
+      var d = cards[i].dataset;
+      var show = (!ev || d.eval === ev) && (!task || d.task === task) && (!cat || d.category === cat) && (!fail || d.failed === "1");
+      cards[i].hidden = !show;
+      if (show) n++;
+    }
+    var count = document.getElementById("f-count");
+    if (count) count.textContent = n + " of " + cards.length + " shown";
+  }
+  ids.forEach(function (id) { var el = document.getElementById(id); if (el) el.addEventListener("change", apply); });
+  apply();
+})();
+"""
+
+
+def render_report(run_dir: str | os.PathLike, *, max_samples: int = 200, thumb: int = 288) -> str:
+    """The report of ``run_dir`` as an HTML string (see the module docstring)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"no run folder at {run_dir}")
+    eval_dirs, train_dirs = find_folders(run_dir)
+    if not eval_dirs and not train_dirs:
+        raise FileNotFoundError(
+            f"{run_dir} holds no evaluation ({PREDICTIONS}, {SUMMARY_JSON}) and no training logs "
+            f"({METRICS_CSV}, {COMPLETIONS_CSV}), in it or its subfolders"
+        )
+    evals = [load_eval(p, run_dir) for p in eval_dirs]
+    toc, body = [], []
+    head = headline_table(evals)
+    if head:
+        toc.append('<a href="#headline">headline metrics</a>')
+        body.append(f'<section id="headline"><h2>Headline metrics</h2>{head}</section>')
+    for i, e in enumerate(evals):
+        toc.append(f'<a href="#eval-{i}">{esc(e.name)}</a>')
+        body.append(eval_section(e, f"eval-{i}"))
+    for i, p in enumerate(train_dirs):
+        toc.append(f'<a href="#train-{i}">training {esc(p.name)}</a>')
+        body.append(training_section(p, run_dir, f"train-{i}"))
+    cards = gallery(evals, max_samples, thumb)
+    if cards:
+        toc.append('<a href="#gallery">samples</a>')
+        body.append(cards)
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>geor1 report: {esc(run_dir.name)}</title><link rel="icon" href="data:,">'
+        f"<style>{CSS}</style></head><body>"
+        f'<h1>geor1 report: {esc(run_dir.name)}</h1><p class="meta">{esc(str(run_dir.resolve()))} · {when}</p>'
+        f'<nav class="meta">{" · ".join(toc)}</nav>{"".join(body)}<script>{JS}</script></body></html>\n'
+    )
+
+
+def write_report(
+    run_dir: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    max_samples: int = 200,
+    thumb: int = 288,
+) -> Path:
+    """Write the report of ``run_dir`` to ``out`` (default ``RUN_DIR/report.html``); returns its path."""
+    page = render_report(run_dir, max_samples=max_samples, thumb=thumb)
+    path = Path(out) if out else Path(run_dir) / REPORT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
