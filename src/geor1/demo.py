@@ -19,8 +19,8 @@ from pathlib import Path
 
 log = logging.getLogger("geor1.demo")
 
-FULL = dict(pool=150, test=100, shots=10, steps=60, max_new_tokens=160)
-QUICK = dict(pool=50, test=24, shots=2, steps=6, max_new_tokens=96)
+FULL = dict(pool=150, test=64, shots=10, steps=30, max_new_tokens=160)
+QUICK = dict(pool=40, test=16, shots=2, steps=4, max_new_tokens=64)
 
 
 def add_arguments(parser) -> None:

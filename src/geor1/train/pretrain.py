@@ -46,6 +46,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--decay-steps", type=int, default=20000, help="cosine decay length (to 10%% of --lr)")
     parser.add_argument("--aux-weight", type=float, default=1.0, help="weight of the image-position probe loss")
     parser.add_argument("--aux-layer", type=int, default=1, help="language layer whose output the probe reads")
+    parser.add_argument("--box-weight", type=float, default=1.0,
+                        help="weight of the box-regression probe at the first coordinate (REC samples)")
     parser.add_argument("--tasks", default="rec:1", help="task mix, e.g. rec:0.7,ovd:0.15,gres:0.15")
     parser.add_argument("--think-fraction", type=float, default=0.0,
                         help="share of samples asked with the think template and answered with a programmatic rationale")
@@ -94,8 +96,26 @@ def encode_example(processor, frame, sample, images, *, think: bool, rationale_f
     ids = enc["input_ids"][0]
     labels = torch.full_like(ids, -100)
     labels[-n_answer:] = ids[-n_answer:]
-    return {"input_ids": ids, "labels": labels, "pixel_values": enc["pixel_values"],
-            "image_grid_thw": enc["image_grid_thw"]}
+    # The box probe reads the hidden state that predicts the first coordinate: the last token before
+    # the first digit of the answer's first box (REC: the only box).
+    box_pos, box = -1, torch.zeros(4)
+    if sample.task == "rec" and sample.boxes:
+        start = len(ids) - n_answer
+        tokens = processor.tokenizer.convert_ids_to_tokens(ids[start:].tolist())
+        first_digit = next((i for i, t in enumerate(tokens) if t.isdigit()
+                            and i > 0 and tokens[i - 1].endswith("[")), None)
+        if first_digit is not None:
+            box_pos = start + first_digit - 1
+            fw, fh = frame.extent(sample.width, sample.height)
+            from geor1.coords import to_frame
+
+            b = to_frame(sample.boxes[0], frame, sample.width, sample.height)
+            box = torch.tensor([b[0] / fw, b[1] / fh, b[2] / fw, b[3] / fh], dtype=torch.float32) * 2 - 1
+    # mm_token_type_ids marks the image tokens: without it Qwen2.5-VL silently falls back to 1-D
+    # positions, so training would not match generation (which gets it from the processor).
+    return {"input_ids": ids, "labels": labels, "mm_token_type_ids": enc["mm_token_type_ids"][0],
+            "pixel_values": enc["pixel_values"], "image_grid_thw": enc["image_grid_thw"], "box_pos": box_pos,
+            "box": box}
 
 
 class SynthStream(torch.utils.data.IterableDataset):
@@ -137,12 +157,14 @@ def collate(batch: list[dict], pad_id: int) -> dict:
     ids = torch.full((len(batch), n), pad_id, dtype=torch.long)
     labels = torch.full((len(batch), n), -100, dtype=torch.long)
     mask = torch.zeros((len(batch), n), dtype=torch.long)
+    mm = torch.zeros((len(batch), n), dtype=batch[0]["mm_token_type_ids"].dtype)
     for i, b in enumerate(batch):  # right padding: prompts align at position 0
         k = len(b["input_ids"])
-        ids[i, :k], labels[i, :k], mask[i, :k] = b["input_ids"], b["labels"], 1
-    return {"input_ids": ids, "labels": labels, "attention_mask": mask,
+        ids[i, :k], labels[i, :k], mask[i, :k], mm[i, :k] = b["input_ids"], b["labels"], 1, b["mm_token_type_ids"]
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask, "mm_token_type_ids": mm,
             "pixel_values": torch.cat([b["pixel_values"] for b in batch]),
-            "image_grid_thw": torch.cat([b["image_grid_thw"] for b in batch])}
+            "image_grid_thw": torch.cat([b["image_grid_thw"] for b in batch]),
+            "box_pos": torch.tensor([b["box_pos"] for b in batch]), "box": torch.stack([b["box"] for b in batch])}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,14 +269,40 @@ class PositionProbe(torch.nn.Module):
         return torch.nn.functional.mse_loss(self.linear(h), grid_targets(image_grid_thw).to(h.dtype))
 
 
+class BoxProbe(torch.nn.Module):
+    """Regresses the target box (normalised to [-1, 1]) from the last layer's hidden state at the
+    token that predicts the first coordinate. Cross-entropy on digit tokens says only "wrong digit";
+    this squared error says "further right", an ordinal signal that reaches the same representation
+    the digits are read from."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.linear = torch.nn.Linear(model.config.text_config.hidden_size, 4)
+        self.hidden = None
+        model.model.language_model.norm.register_forward_hook(self._keep)
+
+    def _keep(self, module, inputs, output):
+        self.hidden = output
+
+    def loss(self, box_pos, box):
+        rows = torch.nonzero(box_pos >= 0).squeeze(-1)
+        if len(rows) == 0:
+            return self.hidden.sum() * 0.0
+        h = self.hidden[rows, box_pos[rows]]
+        return torch.nn.functional.mse_loss(self.linear(h), box[rows].to(h.dtype))
+
+
 # ---------------------------------------------------------------------------------------------
 # Evaluation: greedy REC on a fixed set of seen-category scenes
 
-def make_eval_set(n: int, *, size: int, style: str, categories, seed: int = 10_000_019):
+def make_eval_set(n: int, *, size: int, style: str, categories, max_objects: int | None = None,
+                  seed: int = 10_000_019):
+    """Fixed REC samples (seeds disjoint from training) drawn like the training scenes."""
     from geor1.synth import make_sample
 
+    kwargs = {"max_objects": max_objects} if max_objects else {}
     return [make_sample("rec", np.random.default_rng([seed, i]), size=size, style=style, categories=categories,
-                        index=i) for i in range(n)]
+                        index=i, **kwargs) for i in range(n)]
 
 
 @torch.no_grad()
@@ -290,11 +338,12 @@ def _lr(step: int, base: float, warmup: int, decay: int) -> float:
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def _save(model, processor, probe, opt, step: int, folder: Path) -> None:
+def _save(model, processor, probe, box_probe, opt, step: int, folder: Path) -> None:
     tmp = folder.with_name(folder.name + ".tmp")
     model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
-    torch.save({"step": step, "optimizer": opt.state_dict(), "probe": probe.state_dict()}, tmp / "trainer_state.pt")
+    torch.save({"step": step, "optimizer": opt.state_dict(), "probe": probe.state_dict(),
+                "box_probe": box_probe.state_dict()}, tmp / "trainer_state.pt")
     if folder.exists():
         import shutil
 
@@ -316,13 +365,16 @@ def pretrain(args) -> dict:
     frame = answer_frame(model, processor)
     categories = parse_categories(args.categories)
     probe = PositionProbe(model, args.aux_layer)
-    params = [p for p in model.parameters() if p.requires_grad] + list(probe.parameters())
+    box_probe = BoxProbe(model)
+    params = ([p for p in model.parameters() if p.requires_grad] + list(probe.parameters())
+              + list(box_probe.parameters()))
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     step = 0
     if resume:
         state = torch.load(last / "trainer_state.pt", weights_only=False)
         opt.load_state_dict(state["optimizer"])
         probe.load_state_dict(state["probe"])
+        box_probe.load_state_dict(state["box_probe"])
         step = state["step"]
         log.info("resumed at step %d", step)
     (out / "args.json").write_text(json.dumps(vars(args), indent=2, default=str))
@@ -340,7 +392,8 @@ def pretrain(args) -> dict:
     loader = torch.utils.data.DataLoader(stream, batch_size=args.batch, num_workers=args.workers,
                                          collate_fn=lambda b: collate(b, pad), prefetch_factor=4 if args.workers else None,
                                          persistent_workers=bool(args.workers))
-    eval_set = make_eval_set(args.eval_n, size=args.size, style=args.style, categories=categories)
+    eval_set = make_eval_set(args.eval_n, size=args.size, style=args.style, categories=categories,
+                             max_objects=args.max_objects)
     metrics_path = out / "metrics.csv"
     new_file = not metrics_path.is_file()
     mf = open(metrics_path, "a", newline="")
@@ -358,10 +411,12 @@ def pretrain(args) -> dict:
         lr = _lr(step, args.lr, args.warmup, args.decay_steps)
         for g in opt.param_groups:
             g["lr"] = lr
+        box_pos, box = batch.pop("box_pos"), batch.pop("box")
         output = model(**batch)
         loss = output.loss
         aux = probe.loss(batch["input_ids"], model.config.image_token_id, batch["image_grid_thw"])
-        (loss + args.aux_weight * aux).backward()
+        box_loss = box_probe.loss(box_pos, box)
+        (loss + args.aux_weight * aux + args.box_weight * box_loss).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -370,7 +425,8 @@ def pretrain(args) -> dict:
         row = None
         if step % 50 == 0:
             row = [step, round(time.time() - t0, 1), f"{lr:.3g}", f"{ema:.4f}", f"{aux.item():.4f}", "", "", ""]
-            log.info("step %d  %.0fs  loss %.4f  aux %.4f  lr %.2g", step, time.time() - t0, ema, aux.item(), lr)
+            log.info("step %d  %.0fs  loss %.4f  aux %.4f  box %.4f  lr %.2g", step, time.time() - t0, ema,
+                     aux.item(), box_loss.item(), lr)
         if step % args.eval_every == 0:
             result = evaluate_rec(model, processor, frame, eval_set)
             row = [step, round(time.time() - t0, 1), f"{lr:.3g}", f"{ema:.4f}", f"{aux.item():.4f}",
@@ -381,8 +437,8 @@ def pretrain(args) -> dict:
             writer.writerow(row)
             mf.flush()
         if step % args.save_every == 0:
-            _save(model, processor, probe, opt, step, last)
-    _save(model, processor, probe, opt, step, last)
+            _save(model, processor, probe, box_probe, opt, step, last)
+    _save(model, processor, probe, box_probe, opt, step, last)
     result = evaluate_rec(model, processor, frame, eval_set)
     writer.writerow([step, round(time.time() - t0, 1), "", f"{ema or 0:.4f}", "", f"{result['acc_at_05']:.4f}",
                      f"{result['acc_at_07']:.4f}", f"{result['mean_iou']:.4f}"])
