@@ -1007,11 +1007,12 @@ def _raster(
     polys: list[tuple[np.ndarray, int, bool]], size: int, *, clip: bool
 ) -> tuple[int, int, np.ndarray] | None:
     """Draw (points, value, is_line) into the smallest patch holding them; returns (x0, y0, uint8 patch)
-    cropped
-    tight to the drawn pixels. Without ``clip`` anything reaching within a pixel of the border is refused."""
+    cropped tight to the drawn pixels. Without ``clip`` anything reaching within a pixel of the border is
+    refused."""
     allp = np.concatenate([p for p, _, _ in polys])
-    x0, y0 = math.floor(allp[:, 0].min()) - 1, math.floor(allp[:, 1].min()) - 1
-    x1, y1 = math.ceil(allp[:, 0].max()) + 1, math.ceil(allp[:, 1].max()) + 1
+    (lo_x, lo_y), (hi_x, hi_y) = allp.min(axis=0), allp.max(axis=0)
+    x0, y0 = math.floor(lo_x) - 1, math.floor(lo_y) - 1
+    x1, y1 = math.ceil(hi_x) + 1, math.ceil(hi_y) + 1
     if clip:
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(size, x1), min(size, y1)
         if x1 <= x0 or y1 <= y0:
@@ -1027,20 +1028,22 @@ def _raster(
             draw.line(xy, fill=value, width=1)
         elif len(xy) >= 6:
             draw.polygon(xy, fill=value)
-    a = np.asarray(img)
-    rows, cols = np.flatnonzero(a.any(axis=1)), np.flatnonzero(a.any(axis=0))
-    if not len(rows):
+    box = img.getbbox()  # of the non-zero pixels
+    if box is None:
         return None
-    return x0 + int(cols[0]), y0 + int(rows[0]), a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return x0 + box[0], y0 + box[1], np.asarray(img.crop(box))
 
 
 def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
-    """Binary dilation by a (2r+1)^2 square, growing the array by r on each side."""
+    """Binary dilation by a (2r+1)^2 square, growing the array by r on each side. The square is separable:
+    dilate the rows, then the columns (4r + 2 shifted ORs instead of (2r + 1)^2)."""
     h, w = mask.shape
+    tall = np.zeros((h + 2 * r, w), dtype=bool)
+    for d in range(2 * r + 1):
+        tall[d : d + h] |= mask
     out = np.zeros((h + 2 * r, w + 2 * r), dtype=bool)
-    for dy in range(2 * r + 1):
-        for dx in range(2 * r + 1):
-            out[dy : dy + h, dx : dx + w] |= mask
+    for d in range(2 * r + 1):
+        out[:, d : d + w] |= tall
     return out
 
 
@@ -1126,11 +1129,17 @@ class _Planner:
 
     def finish_ground(self) -> np.ndarray:
         """The ground colour (float32 RGB, before the sensor) from labels and brightness noise."""
-        lab = self.label
-        bright = 1.0 + np.take(_AMP_MID, lab) * self.mid + np.take(_AMP_FINE, lab) * self.fine
+        lab, S = self.label, self.size
+        bright = np.take(_AMP_MID, lab) * self.mid
+        bright += np.take(_AMP_FINE, lab) * self.fine
+        bright += 1.0
         if self.extra is not None:
             bright += self.extra
-        return np.take(_palette(self.style.name), lab, axis=0) * bright[..., None]
+        # channel by channel: a (size, size, 3) take and a multiply broadcast over the last axis are slower
+        palette, ground = _palette(self.style.name), np.empty((S, S, 3), np.float32)
+        for c in range(3):
+            np.multiply(np.take(palette[:, c], lab), bright, out=ground[..., c])
+        return ground
 
     def _land_cover(self) -> np.ndarray:
         S, rng, X, Y, low = self.size, self.rng, self.bank.x, self.bank.y, self.low
@@ -1145,8 +1154,10 @@ class _Planner:
             iu, iv = np.floor(u / pu), np.floor(v / pv)
             h = (iu.astype(np.int64) * 73856093) ^ (iv.astype(np.int64) * 19349663)
             label = (L["crop0"] + h % N_CROPS).astype(np.uint8)
-            # ploughed or drilled parcels show rows
-            rows = ((u % max(2.5, self.px(7))) < max(1.25, self.px(3.5))) & ((h >> 5) % 3 == 0)
+            # ploughed or drilled parcels show rows; u - floor(u / row) * row is u mod row without numpy's
+            # float ``%``, which is an order of magnitude slower
+            row = max(2.5, self.px(7))  # row spacing, px
+            rows = ((u - np.floor(u / row) * row) < max(1.25, self.px(3.5))) & ((h >> 5) % 3 == 0)
             self.extra = rows * np.float32(0.06)
             label[((u - iu * pu) < 1.3) | ((v - iv * pv) < 1.3)] = L["dry"]  # field margins and tracks
             return label
@@ -1932,12 +1943,19 @@ def place_category(p: _Planner, category: str, n: int) -> int:
 
 # ------------------------------------------------------------------------------------ sensor
 @lru_cache(maxsize=4)
-def _vignette(size: int, strength: float) -> np.ndarray:
+def _sensor_planes(size: int, style: str) -> tuple[np.ndarray, np.ndarray]:
+    """(vignette, offset), both float32 (size, size, 3) and read-only: the image in 8-bit levels becomes
+    ``img * vignette + offset`` (offset = haze + 0.5 for rounding). Full planes, not broadcast (size, size, 1)
+    / (3,) arrays, because numpy's broadcasting over a last axis of 3 is several times slower."""
+    st = STYLES[style]
     y, x = np.mgrid[0:size, 0:size].astype(np.float32)
     r2 = ((x - size / 2) ** 2 + (y - size / 2) ** 2) / (size / 2) ** 2 / 2
-    v = (1 - strength * r2)[..., None]
-    v.setflags(write=False)
-    return v
+    vignette = np.repeat((1 - st.vignette * r2)[..., None], 3, axis=2)
+    offset = np.empty((size, size, 3), np.float32)
+    offset[:] = np.array(st.haze, np.float32) * 255.0 + 0.5
+    for a in (vignette, offset):
+        a.setflags(write=False)
+    return vignette, offset
 
 
 def _blur(img: np.ndarray, taps: tuple[float, float, float]) -> np.ndarray:
@@ -1983,8 +2001,9 @@ def render(
             if o.shadow is not None:
                 h, w = o.shadow.shape
                 shade[o.sy0 : o.sy0 + h, o.sx0 : o.sx0 + w] |= o.shadow
-        factor = np.array([(1.0, 1.0, 1.0), st.shadow], np.float32)
-        img = plan.ground * np.take(factor, shade.view(np.uint8), axis=0)
+        img = plan.ground.copy()
+        # through the flat indices of the shaded pixels: a boolean mask over (size, size, 3) is much slower
+        img.reshape(-1, 3)[np.flatnonzero(shade)] *= np.array(st.shadow, np.float32)
     else:
         img = plan.ground.copy()
     for o in keep:
@@ -1999,9 +2018,10 @@ def render(
         img[o.y0 : o.y0 + h, o.x0 : o.x0 + w][m] = colour
     if sensor:
         img = img @ _sensor_matrix(st.name)
+        vignette, offset = _sensor_planes(S, st.name)
         if st.vignette:
-            img *= _vignette(S, st.vignette)
-        img += np.array(st.haze, np.float32) * 255.0 + 0.5
+            img *= vignette
+        img += offset
         img = _blur(img, st.blur_taps)
         img += _crop(bank.fine, S, plan.noise_key) * np.float32(st.noise)
     else:
