@@ -17,7 +17,7 @@ def brute_force(pairs, k, radius_km, seed):
     lat = np.array([p.candidate_gps[0] for p in pairs])
     lon = np.array([p.candidate_gps[1] for p in pairs])
     out = []
-    for i, p in enumerate(pairs):
+    for i in range(len(pairs)):
         d = haversine_km(lat[i], lon[i], lat, lon)
         near = np.flatnonzero((d <= radius_km) & (d > 0.1))
         out.append(rng.choice(near, size=min(k - 1, len(near)), replace=False))

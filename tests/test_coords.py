@@ -3,8 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geor1.coords import (FRAMES, clip_boxes, format_box, frame_from_dict, frame_to_dict, from_frame, get_frame,
-                          to_frame)
+from geor1.coords import FRAMES, clip_boxes, format_box, frame_from_dict, frame_to_dict, from_frame, get_frame, to_frame
 
 
 def test_qwen25_frame_is_resized_input_pixels():

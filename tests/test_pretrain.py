@@ -56,3 +56,24 @@ def test_pretrain_runs_saves_and_resumes(tmp_path):
     assert pretrain.pretrain(args)["steps"] == 5
     after = load(str(tmp_path / "final"))[0].state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.slow
+def test_ship_tiny_stores_bf16_with_provenance(tmp_path):
+    from geor1.models.cli import _ship
+
+    parser = argparse.ArgumentParser()
+    pretrain.add_arguments(parser)
+    run = tmp_path / "run"
+    pretrain.pretrain(parser.parse_args(["--out", str(run), "--steps", "1", "--batch", "2", "--workers", "0",
+                                         "--eval-n", "2"]))
+    out = tmp_path / "shipped"
+    assert _ship(str(run / "final"), str(out)) == 0
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["args"]["steps"] == 1 and prov["final_eval"]["steps"] == 1
+    trained, _ = load(str(run / "final"))
+    shipped, processor = load(str(out))
+    assert next(iter(shipped.parameters())).dtype == torch.float32  # stored bf16, loaded float32
+    for (k, a), b in zip(trained.state_dict().items(), shipped.state_dict().values()):
+        assert torch.equal(a.to(torch.bfloat16).float(), b), k
+    assert (out / "model.safetensors").stat().st_size < 0.6 * (run / "final" / "model.safetensors").stat().st_size

@@ -1,5 +1,3 @@
-import json
-import random
 
 from geor1.coords import get_frame
 from geor1.data import Sample

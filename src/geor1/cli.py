@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "vision-language models to reason first, then act, on geospatial images.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in available_commands().items():
+    for name, (_, help_text) in available_commands().items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
 

@@ -55,7 +55,7 @@ class Frame:
             return self.scale, self.scale
         return float(width), float(height)
 
-    def with_pixels(self, min_pixels: int | None = None, max_pixels: int | None = None) -> "Frame":
+    def with_pixels(self, min_pixels: int | None = None, max_pixels: int | None = None) -> Frame:
         """The same frame for a processor with other pixel bounds (only ``resized`` frames depend on them)."""
         return Frame(self.name, self.kind, self.scale, min_pixels or self.min_pixels,
                      max_pixels or self.max_pixels, self.factor)

@@ -38,10 +38,11 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 TASKS = ("rec", "ovd", "gres", "crossview", "geoloc")
 DATA_FILE = "data.jsonl"
@@ -85,7 +86,7 @@ class Sample:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_dict(cls, record: Any) -> "Sample":
+    def from_dict(cls, record: Any) -> Sample:
         """Validate ``record`` and build a Sample; raises SchemaError (field and problem, no file)."""
         return cls(**validate_record(record))
 

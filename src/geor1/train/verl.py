@@ -25,7 +25,8 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None) -> d
         task = json.loads(ground_truth)["task"]
         module = get_task(task)
     except (ValueError, KeyError, TypeError):
-        raise ValueError(f"ground_truth must be a geor1 solution JSON with a 'task' key, got {ground_truth!r:.120}")
+        raise ValueError(
+            f"ground_truth must be a geor1 solution JSON with a 'task' key, got {ground_truth!r:.120}") from None
     weights = (extra_info or {}).get("rewards") or {name: 1.0 for name in module.DEFAULT_REWARDS}
     out = {}
     for name, fn in zip(weights, get_reward_funcs(list(weights))):
