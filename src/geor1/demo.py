@@ -19,8 +19,8 @@ from pathlib import Path
 
 log = logging.getLogger("geor1.demo")
 
-FULL = dict(pool=150, test=64, shots=10, steps=30, max_new_tokens=160)
-QUICK = dict(pool=40, test=16, shots=2, steps=4, max_new_tokens=64)
+FULL = dict(pool=150, test=64, shots=10, steps=100, max_new_tokens=160)
+QUICK = dict(pool=40, test=16, shots=2, steps=10, max_new_tokens=160)
 
 
 def add_arguments(parser) -> None:
