@@ -50,7 +50,6 @@ from geor1.coords import Frame, frame_from_dict, frame_to_dict, get_frame
 from geor1.data.schema import Sample
 from geor1.tasks.boxes import box_mask
 from geor1.tasks.common import (
-    THINK_ANSWER_INSTRUCTION,
     Parsed,
     answer_text,
     completion_text,
@@ -62,7 +61,7 @@ from geor1.tasks.common import (
 )
 from geor1.tasks.parsing import (
     box_in_frame,
-    coordinate_hint,
+    compose_prompt,
     objects_to_pixels,
     parse_objects,
     point_in_frame,
@@ -160,13 +159,8 @@ def keypoints(mask: np.ndarray) -> np.ndarray:
 def build_prompt(sample: Sample, frame: str | Frame, *, think: bool = True) -> str:
     """The GRES template for the sample's expression, then the think/answer template and the frame
     hint (none for Qwen2.5-VL)."""
-    parts = [PROMPT_TEMPLATE.format(query=sample.query.strip().rstrip(".?!"))]
-    if think:
-        parts.append(THINK_ANSWER_INSTRUCTION)
-    hint = coordinate_hint(frame, sample.width, sample.height)
-    if hint:
-        parts.append(hint)
-    return " ".join(parts)
+    return compose_prompt(PROMPT_TEMPLATE.format(query=sample.query.strip().rstrip(".?!")), sample, frame,
+                          think=think)
 
 
 def build_messages(sample: Sample, frame: str | Frame, *, think: bool = True) -> list[dict]:

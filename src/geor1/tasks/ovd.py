@@ -47,7 +47,6 @@ from geor1.coords import Frame, frame_from_dict, frame_to_dict, get_frame
 from geor1.data.schema import Sample
 from geor1.tasks.boxes import coco_average_precision
 from geor1.tasks.common import (
-    THINK_ANSWER_INSTRUCTION,
     Parsed,
     answer_text,
     completion_text,
@@ -57,7 +56,7 @@ from geor1.tasks.common import (
     register_reward,
     single_image_messages,
 )
-from geor1.tasks.parsing import box_in_frame, coordinate_hint, objects_to_pixels, parse_objects
+from geor1.tasks.parsing import box_in_frame, compose_prompt, objects_to_pixels, parse_objects
 
 TASK = "ovd"
 DEFAULT_REWARDS = ["format", "ovd_map"]
@@ -83,13 +82,7 @@ def _category(sample: Sample) -> str:
 def build_prompt(sample: Sample, frame: str | Frame, *, think: bool = True) -> str:
     """The detection template for the sample's category, then the think/answer template and the
     frame hint (none for Qwen2.5-VL)."""
-    parts = [PROMPT_TEMPLATE.format(category=_category(sample))]
-    if think:
-        parts.append(THINK_ANSWER_INSTRUCTION)
-    hint = coordinate_hint(frame, sample.width, sample.height)
-    if hint:
-        parts.append(hint)
-    return " ".join(parts)
+    return compose_prompt(PROMPT_TEMPLATE.format(category=_category(sample)), sample, frame, think=think)
 
 
 def build_messages(sample: Sample, frame: str | Frame, *, think: bool = True) -> list[dict]:

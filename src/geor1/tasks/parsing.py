@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from geor1.coords import Frame, clip_boxes, from_frame, get_frame, to_frame
-from geor1.tasks.common import Parsed
+from geor1.tasks.common import THINK_ANSWER_INSTRUCTION, Parsed
 
 log = logging.getLogger("geor1.rewards")
 
@@ -322,3 +322,10 @@ def coordinate_hint(frame: str | Frame, width: int, height: int) -> str:
         return (f"Coordinates are {kind} from 0 to {f.scale:g}, relative to the image width (x) and "
                 f"height (y), origin at the top-left corner.")
     return f"Coordinates are pixels of the {width}x{height} image, origin at the top-left corner."
+
+
+def compose_prompt(first: str, sample, frame: str | Frame, *, think: bool, then: tuple[str, ...] = ()) -> str:
+    """``first``, the think/answer template (with ``think``), the sentences ``then``, and the frame hint."""
+    parts = [first, *([THINK_ANSWER_INSTRUCTION] if think else []), *then]
+    hint = coordinate_hint(frame, sample.width, sample.height)
+    return " ".join(parts + ([hint] if hint else []))

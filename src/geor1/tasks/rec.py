@@ -37,7 +37,6 @@ from geor1.coords import Frame, frame_from_dict, frame_to_dict, get_frame
 from geor1.data.schema import Sample
 from geor1.tasks.boxes import intersection_union
 from geor1.tasks.common import (
-    THINK_ANSWER_INSTRUCTION,
     Parsed,
     answer_text,
     completion_text,
@@ -47,7 +46,7 @@ from geor1.tasks.common import (
     register_reward,
     single_image_messages,
 )
-from geor1.tasks.parsing import box_in_frame, coordinate_hint, objects_to_pixels, parse_objects
+from geor1.tasks.parsing import box_in_frame, compose_prompt, objects_to_pixels, parse_objects
 
 TASK = "rec"
 DEFAULT_REWARDS = ["format", "rec_iou"]
@@ -65,14 +64,7 @@ def is_correct(iou, threshold: float):
 
 def build_prompt(sample: Sample, frame: str | Frame, *, think: bool = True) -> str:
     """``{query} [think/answer template] Output the final answer in JSON format. [frame hint]``."""
-    parts = [sample.query.strip()]
-    if think:
-        parts.append(THINK_ANSWER_INSTRUCTION)
-    parts.append(JSON_INSTRUCTION)
-    hint = coordinate_hint(frame, sample.width, sample.height)
-    if hint:
-        parts.append(hint)
-    return " ".join(parts)
+    return compose_prompt(sample.query.strip(), sample, frame, think=think, then=(JSON_INSTRUCTION,))
 
 
 def build_messages(sample: Sample, frame: str | Frame, *, think: bool = True) -> list[dict]:
