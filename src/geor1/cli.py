@@ -8,6 +8,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 # name -> (module, one-line help)
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     global_args = parser.parse_args(argv[:first])
+    # transformers 5 warns on every step that TRL still passes `gradient_checkpointing`; not the user's to fix.
+    warnings.filterwarnings("ignore", message=".*is deprecated and will be removed in v6", category=FutureWarning)
     logging.basicConfig(level=logging.DEBUG if global_args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     name = argv[first]
