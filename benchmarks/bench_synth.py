@@ -1,56 +1,116 @@
-"""GeoSynth speed: samples per second per task at the default size, in memory and written to disk.
+"""GeoSynth speed: samples per second per task and style, in memory and written to disk, optionally side by
+side with the code of another git revision.
 
-    python benchmarks/bench_synth.py [--n 100] [--size 448] [--tasks rec ovd gres]
+    taskset -c 1 python benchmarks/bench_synth.py [--n 100] [--size 448] [--tasks rec ovd gres]
+        [--styles A B] [--baseline REV] [--repeat R] [--no-disk]
 
-Runs on one core (numpy's BLAS threads are pinned to 1 before numpy loads). "cpu" rates divide by the
-process's CPU time, "wall" rates by elapsed time: on a machine shared with other jobs the CPU-time rate is
-the one that says what a free core would do. Target: >= 100 REC samples/s in memory at 448 px.
+Every measurement runs in its own process on one core (numpy's BLAS threads are pinned to 1 before numpy
+loads; pin the core with ``taskset``). ``--baseline REV`` extracts ``src/`` of that revision (``git archive``)
+and measures it in the same run, alternating with the working tree's code, so both see the same machine;
+each figure is the best of ``--repeat`` runs. "cpu" rates divide by the process's CPU time, "wall" rates by
+elapsed time: on a machine shared with other jobs the CPU-time rate says what a free core would do.
+Target: >= 100 REC samples/s in memory at 448 px (the last column: in-memory cpu rate / 100).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
+import json
 import os
+import subprocess
+import sys
+import tarfile
 import tempfile
 import time
+from io import BytesIO
+from pathlib import Path
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
-
-from geor1.synth.builders import make_sample, write_task  # noqa: E402  (after the thread variables)
-
-
-def rate(fn, n: int) -> tuple[float, float]:
-    """(samples per CPU second, samples per wall second) of ``fn()``, which makes ``n`` samples."""
-    cpu, wall = time.process_time(), time.perf_counter()
-    fn()
-    return n / (time.process_time() - cpu), n / (time.perf_counter() - wall)
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+TARGET = 100.0  # REC samples per second in memory at 448 px, one core
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_samples(task: str, n: int, size: int, style: str) -> None:
-    for i in range(n):
-        make_sample(task, 10_000 + i, size=size, style=style)
+def measure(task: str, style: str, n: int, size: int, disk: bool) -> dict[str, float]:
+    """Rates of this process's geor1 (imported from sys.path): samples per CPU and per wall second."""
+    from geor1.synth.builders import make_sample, write_task
+
+    def rate(fn) -> tuple[float, float]:
+        cpu, wall = time.process_time(), time.perf_counter()
+        fn()
+        return n / (time.process_time() - cpu), n / (time.perf_counter() - wall)
+
+    def in_memory() -> None:
+        for i in range(n):
+            make_sample(task, 10_000 + i, size=size, style=style)
+
+    make_sample(task, 0, size=size, style=style)  # warm the caches (noise bank, palettes, sensor planes)
+    out = dict(zip(("mem_cpu", "mem_wall"), rate(in_memory)))
+    if disk:
+        with tempfile.TemporaryDirectory() as tmp:
+            out.update(zip(("disk_cpu", "disk_wall"), rate(lambda: write_task(task, tmp, n, 0, size, style))))
+    return out
+
+
+def run_child(src: Path, task: str, style: str, args: argparse.Namespace) -> dict[str, float]:
+    """``measure`` in a fresh process importing geor1 from ``src``."""
+    env = {**os.environ, **{v: "1" for v in THREAD_VARS}}
+    cmd = [sys.executable, __file__, "--child", str(src), task, style, str(args.n), str(args.size)]
+    cmd += ["--no-disk"] if args.no_disk else []
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"benchmark of {src} ({task} {style}) failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def best(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: max(r[k] for r in runs) for k in runs[0]}
+
+
+def export_src(rev: str, dest: Path) -> Path:
+    """``src/`` of git revision ``rev`` extracted under ``dest``."""
+    blob = subprocess.run(["git", "archive", rev, "src"], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=BytesIO(blob)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest / "src"
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        src, task, style, n, size = sys.argv[2:7]
+        sys.path.insert(0, src)
+        print(json.dumps(measure(task, style, int(n), int(size), "--no-disk" not in sys.argv)))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--n", type=int, default=100, help="samples per measurement")
     parser.add_argument("--size", type=int, default=448)
     parser.add_argument("--tasks", nargs="+", default=["rec", "ovd", "gres"])
+    parser.add_argument("--styles", nargs="+", default=["A", "B"])
+    parser.add_argument("--baseline", metavar="REV", help="also measure src/ of this git revision")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per figure (the best one is reported)")
+    parser.add_argument("--no-disk", action="store_true", help="in memory only")
     args = parser.parse_args()
-    print(f"GeoSynth at {args.size} px, {args.n} samples per measurement, one process")
-    print(
-        f"{'task':6s} {'style':5s} {'in memory cpu/s':>16s} {'wall/s':>8s} "
-        f"{'to disk cpu/s':>14s} {'wall/s':>8s}"
-    )
-    for task in args.tasks:
-        for style in ("A", "B"):
-            make_sample(task, 0, size=args.size, style=style)  # warm the caches (noise bank, palettes)
-            mem = rate(functools.partial(make_samples, task, args.n, args.size, style), args.n)
-            with tempfile.TemporaryDirectory() as tmp:
-                disk = rate(functools.partial(write_task, task, tmp, args.n, 0, args.size, style), args.n)
-            print(f"{task:6s} {style:5s} {mem[0]:16.1f} {mem[1]:8.1f} {disk[0]:14.1f} {disk[1]:8.1f}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        versions = {"now": ROOT / "src"}
+        if args.baseline:
+            versions = {args.baseline: export_src(args.baseline, Path(tmp)), **versions}
+        print(f"GeoSynth at {args.size} px, {args.n} samples per measurement, best of {args.repeat}, one process each")
+        head = f"{'task':5s} {'style':5s} {'code':>10s} {'memory cpu/s':>13s} {'wall/s':>7s}"
+        head += "" if args.no_disk else f" {'disk cpu/s':>11s} {'wall/s':>7s}"
+        print(head + f" {'x baseline':>10s} {'/ target':>8s}")
+        for task in args.tasks:
+            for style in args.styles:
+                runs: dict[str, list] = {name: [] for name in versions}
+                for _ in range(args.repeat):  # alternate the versions, so a change in load hits both
+                    for name, src in versions.items():
+                        runs[name].append(run_child(src, task, style, args))
+                base = best(runs[args.baseline])["mem_cpu"] if args.baseline else None
+                for name in versions:
+                    r = best(runs[name])
+                    line = f"{task:5s} {style:5s} {name[:10]:>10s} {r['mem_cpu']:13.1f} {r['mem_wall']:7.1f}"
+                    line += "" if args.no_disk else f" {r['disk_cpu']:11.1f} {r['disk_wall']:7.1f}"
+                    ratio = f"{r['mem_cpu'] / base:9.2f}x" if base else f"{'':10s}"
+                    print(f"{line} {ratio} {r['mem_cpu'] / TARGET:8.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -251,7 +251,7 @@ _IS_COVER = np.array(
 
 @cache
 def _palette(style: str) -> np.ndarray:
-    """(len(GROUND_LABELS), 3) float32 colours of the ground labels in ``style``."""
+    """(3, len(GROUND_LABELS)) float32: the R, G and B of the ground labels in ``style``, one row per channel."""
     st = STYLES[style]
     t = st.terrain
     rows = []
@@ -263,7 +263,7 @@ def _palette(style: str) -> np.ndarray:
             rows.append(tuple(s + (d - s) * k for s, d in zip(t["water_shallow"], t["water_deep"])))
         else:
             rows.append(t[name])
-    out = np.array(rows, np.float32)
+    out = np.array(rows, np.float32).T.copy()
     out.setflags(write=False)
     return out
 
@@ -415,7 +415,7 @@ class _Bank:
 
     low: np.ndarray  # (2S, 2S) large-scale fractal noise, unit variance
     mid: np.ndarray  # (2S, 2S) texture-scale fractal noise, unit variance
-    fine: np.ndarray  # (2S, 2S, 3) white noise, unit variance
+    fine: np.ndarray  # (3, 2S, 2S) white noise, unit variance, one plane per channel
     x: np.ndarray  # (S, S) pixel-centre x coordinates
     y: np.ndarray  # (S, S) pixel-centre y coordinates
 
@@ -441,7 +441,7 @@ def _bank(size: int) -> _Bank:
     n = 2 * size
     low = _fractal(rng, n, (2, 4, 8), (1.0, 0.5, 0.25))
     mid = _fractal(rng, n, (24, 48, 96), (1.0, 0.6, 0.35))
-    fine = rng.standard_normal((n, n, 3), dtype=np.float32)
+    fine = rng.standard_normal((n, n, 3), dtype=np.float32).transpose(2, 0, 1).copy()
     y, x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     for a in (low, mid, fine, x, y):
         a.setflags(write=False)
@@ -1050,7 +1050,11 @@ def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------- plan
 @dataclass
 class Plan:
-    """Everything :func:`render` needs: the ground (float RGB, before the sensor) and the placed objects."""
+    """Everything :func:`render` needs: the ground (float RGB, before the sensor) and the placed objects.
+
+    ``ground`` is (size, size, 3) as usual, stored as three contiguous channel planes (the transpose of a
+    (3, size, size) array), which is the layout :func:`render` works in; any (size, size, 3) array will do.
+    """
 
     size: int
     style: Style
@@ -1114,7 +1118,7 @@ class _Planner:
         S, rng, b = self.size, self.rng, self.bank
         self.low = _crop(b.low, S, _crop_key(rng, S))
         self.mid = _crop(b.mid, S, _crop_key(rng, S))
-        self.fine = _crop(b.fine, S, _crop_key(rng, S))[..., 0]
+        self.fine = _crop(b.fine[0], S, _crop_key(rng, S))
         self.extra = None  # extra brightness modulation (furrows, dunes)
         self.ground_shade = np.zeros((S, S), bool)
         depth = self._water_depth(water_kind) if water_kind else None
@@ -1128,18 +1132,21 @@ class _Planner:
         self.use[self.ground_shade] = self.TREE
 
     def finish_ground(self) -> np.ndarray:
-        """The ground colour (float32 RGB, before the sensor) from labels and brightness noise."""
-        lab, S = self.label, self.size
-        bright = np.take(_AMP_MID, lab) * self.mid
+        """The ground colour (float32 RGB, before the sensor) from labels and brightness noise: a (size, size, 3)
+        view of channel planes (see :class:`Plan`)."""
+        lab, S = self.label.astype(np.intp), self.size  # converted once, not in each of the five look-ups
+        bright = np.take(_AMP_MID, lab)
+        bright *= self.mid
         bright += np.take(_AMP_FINE, lab) * self.fine
         bright += 1.0
         if self.extra is not None:
             bright += self.extra
-        # channel by channel: a (size, size, 3) take and a multiply broadcast over the last axis are slower
-        palette, ground = _palette(self.style.name), np.empty((S, S, 3), np.float32)
+        # channel by channel into contiguous planes: a (size, size, 3) take and a multiply broadcast over a last
+        # axis of 3 are several times slower
+        palette, planes = _palette(self.style.name), np.empty((3, S, S), np.float32)
         for c in range(3):
-            np.multiply(np.take(palette[:, c], lab), bright, out=ground[..., c])
-        return ground
+            np.multiply(np.take(palette[c], lab), bright, out=planes[c])
+        return planes.transpose(1, 2, 0)
 
     def _land_cover(self) -> np.ndarray:
         S, rng, X, Y, low = self.size, self.rng, self.bank.x, self.bank.y, self.low
@@ -1942,44 +1949,60 @@ def place_category(p: _Planner, category: str, n: int) -> int:
 
 
 # ------------------------------------------------------------------------------------ sensor
+# The sensor works on (3, size, size) channel planes: each step is then one long loop over contiguous memory,
+# where numpy's broadcasting over a last axis of 3 is several times slower.
 @lru_cache(maxsize=4)
-def _sensor_planes(size: int, style: str) -> tuple[np.ndarray, np.ndarray]:
-    """(vignette, offset), both float32 (size, size, 3) and read-only: the image in 8-bit levels becomes
-    ``img * vignette + offset`` (offset = haze + 0.5 for rounding). Full planes, not broadcast (size, size, 1)
-    / (3,) arrays, because numpy's broadcasting over a last axis of 3 is several times slower."""
-    st = STYLES[style]
+def _vignette(size: int, style: str) -> np.ndarray:
+    """(size, size) float32, read-only: the relative brightness the style's vignetting leaves at each pixel."""
     y, x = np.mgrid[0:size, 0:size].astype(np.float32)
     r2 = ((x - size / 2) ** 2 + (y - size / 2) ** 2) / (size / 2) ** 2 / 2
-    vignette = np.repeat((1 - st.vignette * r2)[..., None], 3, axis=2)
-    offset = np.empty((size, size, 3), np.float32)
-    offset[:] = np.array(st.haze, np.float32) * 255.0 + 0.5
-    for a in (vignette, offset):
-        a.setflags(write=False)
-    return vignette, offset
+    out = 1 - STYLES[style].vignette * r2
+    out.setflags(write=False)
+    return out
 
 
-def _blur(img: np.ndarray, taps: tuple[float, float, float]) -> np.ndarray:
-    """Separable 3-tap convolution ``(t, c, t)`` along both image axes, edges replicated."""
-    t, c = taps[0], taps[1]
-    for axis in (0, 1):
-        a = img.swapaxes(0, axis)
-        out = np.empty_like(a)
-        np.add(a[:-2], a[2:], out=out[1:-1])  # neighbours of the interior
-        out[1:-1] *= t
-        out[1:-1] += c * a[1:-1]
-        out[0] = c * a[0] + t * (a[0] + a[1])
-        out[-1] = c * a[-1] + t * (a[-1] + a[-2])
-        img = out.swapaxes(0, axis)
+@lru_cache(maxsize=4)
+def _noise(size: int, style: str) -> np.ndarray:
+    """Flat float32 white noise of the style's sensor (standard deviation in 8-bit levels), read-only, long enough
+    for a (3, size, size) window at any offset below size * size: a window is one contiguous block."""
+    out = _bank(size).fine.reshape(-1)[: 4 * size * size] * np.float32(STYLES[style].noise)
+    out.setflags(write=False)
+    return out
+
+
+def _blur(img: np.ndarray, taps: tuple[float, float, float], axes: tuple[int, ...] = (0, 1)) -> np.ndarray:
+    """Separable 3-tap convolution ``(t, c, t)`` along ``axes``, edges replicated. Each pass adds the array to
+    itself shifted by one step along the axis in its flat (C-order) memory, which is one long loop instead of
+    one per row; the elements that wrapped are those at the first and last index along the axis, which are
+    then redone with the edge replicated."""
+    t, c = np.float32(taps[0]), np.float32(taps[1])
+    img = np.ascontiguousarray(img)
+    for axis in axes:
+        k, flat = math.prod(img.shape[axis + 1 :]), img.reshape(-1)
+        out = np.empty_like(img)
+        mid = out.reshape(-1)[k:-k]
+        np.add(flat[: -2 * k], flat[2 * k :], out=mid)  # c * (a + t / c * (left + right)): no temporary array
+        mid *= t / c
+        mid += flat[k:-k]
+        mid *= c
+        lead = (slice(None),) * axis
+        for edge, inner in ((0, 1), (-1, -2)):
+            a = img[(*lead, edge)]
+            out[(*lead, edge)] = c * a + t * (a + img[(*lead, inner)])
+        img = out
     return img
 
 
 @lru_cache(maxsize=4)
 def _sensor_matrix(style: str) -> np.ndarray:
-    """3 x 3 matrix (applied as ``rgb @ M``): channel gains, then saturation, then scaling to 8-bit levels."""
+    """3 x 3 matrix applied to an RGB column vector (``M @ rgb``): channel gains, then saturation, then scaling to
+    8-bit levels."""
     st = STYLES[style]
     s = st.saturation
     sat = s * np.eye(3) + (1 - s) / 3 * np.ones((3, 3))
-    return (sat @ np.diag(st.gains)).T.astype(np.float32) * 255.0
+    out = (sat @ np.diag(st.gains)).astype(np.float32) * np.float32(255.0)
+    out.setflags(write=False)
+    return out
 
 
 def render(
@@ -1995,39 +2018,39 @@ def render(
     bank = _bank(S)
     omit = set(omit)
     keep = [o for i, o in enumerate(plan.objects) if i not in omit]
+    img = np.array(plan.ground.transpose(2, 0, 1), np.float32, order="C")  # (3, S, S), a copy
     if shadows:
         shade = plan.ground_shade.copy()
         for o in keep:
             if o.shadow is not None:
                 h, w = o.shadow.shape
                 shade[o.sy0 : o.sy0 + h, o.sx0 : o.sx0 + w] |= o.shadow
-        img = plan.ground.copy()
-        # through the flat indices of the shaded pixels: a boolean mask over (size, size, 3) is much slower
-        img.reshape(-1, 3)[np.flatnonzero(shade)] *= np.array(st.shadow, np.float32)
-    else:
-        img = plan.ground.copy()
+        for plane, k in zip(img, st.shadow):  # masked in-place multiplies: no gathering of the shaded pixels
+            np.multiply(plane, np.float32(k), out=plane, where=shade)
     for o in keep:
+        # dense over the object's patch, then copied where its mask is: cheaper than gathering its pixels
         h, w = o.index.shape
-        m = o.index > 0
-        colour = o.lut[o.index[m]]
+        colour = o.lut[o.index].transpose(2, 0, 1)  # (3, h, w)
         if o.texture:
             ox, oy, _ = o.texture_key
-            colour *= (1 + o.texture * bank.fine[oy : oy + h, ox : ox + w, 2][m])[:, None]
+            colour *= 1 + o.texture * bank.fine[2, oy : oy + h, ox : ox + w]
         if o.relief is not None:
-            colour *= o.relief[m][:, None]
-        img[o.y0 : o.y0 + h, o.x0 : o.x0 + w][m] = colour
+            colour *= o.relief
+        np.copyto(img[:, o.y0 : o.y0 + h, o.x0 : o.x0 + w], colour, where=o.index > 0)
     if sensor:
-        img = img @ _sensor_matrix(st.name)
-        vignette, offset = _sensor_planes(S, st.name)
+        img = (_sensor_matrix(st.name) @ img.reshape(3, -1)).reshape(3, S, S)
         if st.vignette:
-            img *= vignette
-        img += offset
-        img = _blur(img, st.blur_taps)
-        img += _crop(bank.fine, S, plan.noise_key) * np.float32(st.noise)
+            img *= _vignette(S, st.name)
+        img = _blur(img, st.blur_taps, axes=(1, 2))
+        img += (np.array(st.haze, np.float32) * np.float32(255.0) + np.float32(0.5))[:, None, None]
+        ox, oy, _ = plan.noise_key
+        img += _noise(S, st.name)[oy * S + ox :][: 3 * S * S].reshape(3, S, S)
     else:
-        img = img * 255.0 + 0.5
-    np.clip(img, 0, 255, out=img)
-    return Image.fromarray(img.astype(np.uint8))
+        img *= np.float32(255.0)
+        img += np.float32(0.5)
+    out = np.empty((3, S, S), np.uint8)
+    np.clip(img, 0, 255, out=out, casting="unsafe")
+    return Image.merge("RGB", [Image.fromarray(channel) for channel in out])
 
 
 # ----------------------------------------------------------------------------------- make_scene
