@@ -1010,7 +1010,7 @@ def _raster(
     cropped tight to the drawn pixels. Without ``clip`` anything reaching within a pixel of the border is
     refused."""
     allp = np.concatenate([p for p, _, _ in polys])
-    (lo_x, lo_y), (hi_x, hi_y) = allp.min(axis=0), allp.max(axis=0)
+    (lo_x, lo_y), (hi_x, hi_y) = allp.min(axis=0).tolist(), allp.max(axis=0).tolist()
     x0, y0 = math.floor(lo_x) - 1, math.floor(lo_y) - 1
     x1, y1 = math.ceil(hi_x) + 1, math.ceil(hi_y) + 1
     if clip:
@@ -1021,9 +1021,11 @@ def _raster(
         return None
     img = Image.new("L", (x1 - x0, y1 - y0))
     draw = ImageDraw.Draw(img)
+    # Pillow puts pixel (i, j)'s centre at (i, j); ours is at (i + 0.5, j + 0.5). One shift and one list for all.
+    allp -= (x0 + 0.5, y0 + 0.5)
+    flat, k = allp.ravel().tolist(), 0
     for pts, value, line in polys:
-        # Pillow puts pixel (i, j)'s centre at (i, j); ours is at (i + 0.5, j + 0.5).
-        xy = (pts - (x0 + 0.5, y0 + 0.5)).ravel().tolist()
+        xy, k = flat[k : k + 2 * len(pts)], k + 2 * len(pts)
         if line:
             draw.line(xy, fill=value, width=1)
         elif len(xy) >= 6:
@@ -1031,7 +1033,7 @@ def _raster(
     box = img.getbbox()  # of the non-zero pixels
     if box is None:
         return None
-    return x0 + box[0], y0 + box[1], np.asarray(img.crop(box))
+    return x0 + box[0], y0 + box[1], np.asarray(img)[box[1] : box[3], box[0] : box[2]]
 
 
 def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
@@ -1159,12 +1161,20 @@ class _Planner:
             v = Y * ca - X * sa + rng.uniform(0, 500)
             pu, pv = self.px(rng.uniform(70, 200)), self.px(rng.uniform(50, 140))
             iu, iv = np.floor(u / pu), np.floor(v / pv)
-            h = (iu.astype(np.int64) * 73856093) ^ (iv.astype(np.int64) * 19349663)
-            label = (L["crop0"] + h % N_CROPS).astype(np.uint8)
+            # each parcel's hash, crop and rows: computed per parcel (a few dozen), then looked up per pixel
+            ju, jv = iu.astype(np.int32), iv.astype(np.int32)
+            u0, v0, nv = int(ju.min()), int(jv.min()), int(jv.max() - jv.min()) + 1
+            cu = np.arange(u0, int(ju.max()) + 1, dtype=np.int64)[:, None]
+            h = ((cu * 73856093) ^ (np.arange(v0, v0 + nv, dtype=np.int64) * 19349663)).ravel()
+            ju -= u0
+            ju *= nv
+            ju += jv
+            ju -= v0  # the parcel's index in h
+            label = np.take((L["crop0"] + h % N_CROPS).astype(np.uint8), ju)
             # ploughed or drilled parcels show rows; u - floor(u / row) * row is u mod row without numpy's
             # float ``%``, which is an order of magnitude slower
             row = max(2.5, self.px(7))  # row spacing, px
-            rows = ((u - np.floor(u / row) * row) < max(1.25, self.px(3.5))) & ((h >> 5) % 3 == 0)
+            rows = ((u - np.floor(u / row) * row) < max(1.25, self.px(3.5))) & np.take((h >> 5) % 3 == 0, ju)
             self.extra = rows * np.float32(0.06)
             label[((u - iu * pu) < 1.3) | ((v - iv * pv) < 1.3)] = L["dry"]  # field margins and tracks
             return label
@@ -1185,7 +1195,8 @@ class _Planner:
         return np.where(low + 0.6 * self.mid > 1.5, L["rock"], L["snow"]).astype(np.uint8)
 
     def _water_depth(self, kind: str) -> np.ndarray:
-        """Choose the water body; returns its depth in pixels from the shore (positive in the water)."""
+        """Choose the water body; returns its depth in pixels from the shore (positive in the water), float32: the
+        geometry enters as Python floats, since numpy's float64 scalars would make every full-image step float64."""
         S, rng, X, Y, low = self.size, self.rng, self.bank.x, self.bank.y, self.low
         if kind == "river":
             axis = self.snap(False, 12)
@@ -1194,19 +1205,26 @@ class _Planner:
             p = np.array([S / 2, S / 2]) + n * rng.uniform(-0.15, 0.15) * S
             hw = min(self.px(rng.uniform(25, 90)), rng.uniform(0.09, 0.17) * S)
             amp = 0.02 * S
-            depth = hw - np.abs((X - p[0]) * n[0] + (Y - p[1]) * n[1] + amp * low)
+            (px, py), (nx, ny) = p.tolist(), n.tolist()
+            depth = hw - np.abs((X - px) * nx + (Y - py) * ny + amp * low)
             self.water = {"kind": kind, "axis": axis, "point": p, "normal": n, "half_width": hw, "amp": amp}
         elif kind == "coast":
             t = math.radians(self.snap(True, 12))
             n = np.array([math.sin(t), -math.cos(t)])  # points out to sea
             p = np.array([S / 2, S / 2]) + n * rng.uniform(0.0, 0.2) * S
             amp = 0.03 * S
-            depth = (X - p[0]) * n[0] + (Y - p[1]) * n[1] + amp * low
+            (px, py), (nx, ny) = p.tolist(), n.tolist()
+            depth = (X - px) * nx + (Y - py) * ny + amp * low
             self.water = {"kind": kind, "point": p, "normal": n, "amp": amp}
         else:  # lake
             c = rng.uniform(0.25, 0.75, 2) * S
             r = rng.uniform(0.15, 0.28) * S
-            depth = r * (1 + 0.2 * low) - np.hypot(X - c[0], Y - c[1])
+            cx, cy = c.tolist()
+            dx, dy = X - cx, Y - cy
+            dx *= dx
+            dy *= dy
+            dx += dy
+            depth = r * (1 + 0.2 * low) - np.sqrt(dx, out=dx)  # np.hypot guards overflow, several times slower
             self.water = {"kind": kind, "centre": c, "radius": r}
         return depth
 
