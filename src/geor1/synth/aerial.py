@@ -411,8 +411,8 @@ def size_class(category: str, length_m: float) -> str:
 # ------------------------------------------------------------------------------ noise and grids
 @dataclass(frozen=True)
 class _Bank:
-    """Fixed noise fields twice the image size; scenes take offset crops. Each field is also kept transposed
-    (``*_t``, contiguous), so that any of a crop's 8 flips and transposes is copied along rows."""
+    """Fixed noise fields twice the image size; scenes take offset crops (views, no copies). Each field is also
+    kept transposed (``*_t``, contiguous), so that a crop's rows are always rows in memory."""
 
     low: np.ndarray  # (2S, 2S) large-scale fractal noise, unit variance
     mid: np.ndarray  # (2S, 2S) texture-scale fractal noise, unit variance
@@ -454,15 +454,15 @@ def _bank(size: int) -> _Bank:
 
 
 def _crop(a: np.ndarray, a_t: np.ndarray, size: int, key: tuple[int, int, int]) -> np.ndarray:
-    """A contiguous size x size copy of bank field ``a`` at offsets (ox, oy) under one of 8 flips/transposes;
-    ``a_t`` is ``a.T`` stored contiguous. Every later whole-image step on a contiguous crop is several times
-    faster than on a strided, flipped or transposed view."""
+    """A size x size view of bank field ``a`` at offsets (ox, oy) under one of 8 flips/transposes; ``a_t`` is
+    ``a.T`` stored contiguous, so the view's rows are rows in memory: whole-image steps on a transposed view run
+    several times slower, and a copy costs more than the one or two steps each crop takes part in."""
     ox, oy, flip = key
     if flip & 4:  # the transpose of the flipped crop: the crop of a.T with the flips on the other axes
         c = a_t[ox : ox + size, oy : oy + size]
-        return np.ascontiguousarray(c[:, :: -1 if flip & 1 else 1][:: -1 if flip & 2 else 1])
+        return c[:: -1 if flip & 2 else 1, :: -1 if flip & 1 else 1]
     c = a[oy : oy + size, ox : ox + size]
-    return np.ascontiguousarray(c[:: -1 if flip & 1 else 1, :: -1 if flip & 2 else 1])
+    return c[:: -1 if flip & 1 else 1, :: -1 if flip & 2 else 1]
 
 
 def _crop_key(rng: np.random.Generator, size: int) -> tuple[int, int, int]:
@@ -990,7 +990,7 @@ def _project(
         if lift is None:
             out.append((base, p.index, p.line))
             continue
-        top = base + np.multiply.outer(np.broadcast_to(np.asarray(p.z, np.float64), len(base)), lift)
+        top = base + (p.z * lift if np.isscalar(p.z) else np.multiply.outer(p.z, lift))
         out.append((top, p.index, p.line))
         if p.z_base is not None:
             bottom = base + p.z_base * lift
@@ -1014,9 +1014,10 @@ def _raster(
     cropped tight to the drawn pixels. Without ``clip`` anything reaching within a pixel of the border is
     refused."""
     allp = np.concatenate([p for p, _, _ in polys])
-    (lo_x, lo_y), (hi_x, hi_y) = allp.min(axis=0).tolist(), allp.max(axis=0).tolist()
-    x0, y0 = math.floor(lo_x) - 1, math.floor(lo_y) - 1
-    x1, y1 = math.ceil(hi_x) + 1, math.ceil(hi_y) + 1
+    flat = allp.ravel().tolist()  # a few dozen points: Python's min and max beat numpy's per-call overhead
+    xs, ys = flat[0::2], flat[1::2]
+    x0, y0 = math.floor(min(xs)) - 1, math.floor(min(ys)) - 1
+    x1, y1 = math.ceil(max(xs)) + 1, math.ceil(max(ys)) + 1
     if clip:
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(size, x1), min(size, y1)
         if x1 <= x0 or y1 <= y0:
@@ -1037,7 +1038,8 @@ def _raster(
     box = img.getbbox()  # of the non-zero pixels
     if box is None:
         return None
-    return x0 + box[0], y0 + box[1], np.asarray(img)[box[1] : box[3], box[0] : box[2]]
+    patch = np.frombuffer(img.tobytes(), np.uint8).reshape(img.height, img.width)  # cheaper than np.asarray
+    return x0 + box[0], y0 + box[1], patch[box[1] : box[3], box[0] : box[2]]
 
 
 def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
@@ -1509,14 +1511,16 @@ class _Planner:
         corners = [(cx + a * fx + b * rx, cy + a * fy + b * ry) for a in (-1, 1) for b in (-1, 1)]
         if any(not (1 <= x < self.size - 1 and 1 <= y < self.size - 1) for x, y in corners):
             return False
-        xs, ys = [int(x) for x, _ in corners], [int(y) for _, y in corners]
-        if self.occ[ys, xs].any():
+        cells = [(int(y), int(x)) for x, y in corners]  # four look-ups: plain indexing, no numpy arrays
+        if any(self.occ[c] for c in cells):
             return False
-        return (
-            self._surface_ok(surface, self.use[ys, xs], site)
-            if surface in ("land", "water", "road")
-            else True
-        )
+        if surface not in ("land", "water", "road"):
+            return True
+        use = [int(self.use[c]) for c in cells]
+        if surface != "water" and site is not None:  # as in _surface_ok
+            return all(u == site for u in use)
+        allowed = {"water": (self.WATER,), "land": (self.LAND, self.TREE), "road": (self.ROAD,)}[surface]
+        return all(u in allowed for u in use)
 
     def _surface_ok(self, surface: str, use: np.ndarray, site: int | None) -> bool:
         if surface == "water":
