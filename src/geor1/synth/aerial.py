@@ -1007,39 +1007,50 @@ def _to_px(part: Part, cx: float, cy: float, theta: float, ppm: float, lift: np.
     return _project([part], cx, cy, theta, ppm, lift)[0][0]
 
 
-def _raster(
-    polys: list[tuple[np.ndarray, int, bool]], size: int, *, clip: bool
-) -> tuple[int, int, np.ndarray] | None:
-    """Draw (points, value, is_line) into the smallest patch holding them; returns (x0, y0, uint8 patch)
-    cropped tight to the drawn pixels. Without ``clip`` anything reaching within a pixel of the border is
-    refused."""
-    allp = np.concatenate([p for p, _, _ in polys])
-    flat = allp.ravel().tolist()  # a few dozen points: Python's min and max beat numpy's per-call overhead
-    xs, ys = flat[0::2], flat[1::2]
-    x0, y0 = math.floor(min(xs)) - 1, math.floor(min(ys)) - 1
-    x1, y1 = math.ceil(max(xs)) + 1, math.ceil(max(ys)) + 1
-    if clip:
-        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(size, x1), min(size, y1)
-        if x1 <= x0 or y1 <= y0:
+class _Canvas:
+    """A reusable size x size uint8 drawing surface for rasterising objects: Pillow draws straight into a numpy
+    array (no image, draw object or byte copy per object, which cost more than the drawing), and the drawn patch
+    is read back and cleared with a few numpy steps."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.pixels = np.zeros((size, size), np.uint8)
+        image = Image.frombuffer("L", (size, size), self.pixels, "raw", "L", 0, 1)  # shares self.pixels
+        image.readonly = 0  # frombuffer marks it read-only, and drawing would then copy it
+        self.draw = ImageDraw.Draw(image)
+
+    def raster(self, polys: list[tuple[np.ndarray, int, bool]], *, clip: bool) -> tuple[int, int, np.ndarray] | None:
+        """Draw (points, value, is_line) in image pixels; returns (x0, y0, uint8 patch) cropped tight to the
+        drawn pixels, or None when nothing was drawn. Without ``clip`` anything reaching within a pixel of the
+        border is refused."""
+        size = self.size
+        allp = np.concatenate([p for p, _, _ in polys])
+        allp -= 0.5  # Pillow puts pixel (i, j)'s centre at (i, j); ours is at (i + 0.5, j + 0.5)
+        flat = allp.ravel().tolist()  # a few dozen points: Python's min and max beat numpy's per-call overhead
+        xs, ys = flat[0::2], flat[1::2]
+        x0, y0 = math.floor(min(xs) + 0.5) - 1, math.floor(min(ys) + 0.5) - 1  # a pixel's margin around them
+        x1, y1 = math.ceil(max(xs) + 0.5) + 1, math.ceil(max(ys) + 0.5) + 1
+        if clip:
+            x0, y0, x1, y1 = max(0, x0), max(0, y0), min(size, x1), min(size, y1)
+            if x1 <= x0 or y1 <= y0:
+                return None
+        elif x0 < 1 or y0 < 1 or x1 > size - 1 or y1 > size - 1:
             return None
-    elif x0 < 1 or y0 < 1 or x1 > size - 1 or y1 > size - 1:
-        return None
-    img = Image.new("L", (x1 - x0, y1 - y0))
-    draw = ImageDraw.Draw(img)
-    # Pillow puts pixel (i, j)'s centre at (i, j); ours is at (i + 0.5, j + 0.5). One shift and one list for all.
-    allp -= (x0 + 0.5, y0 + 0.5)
-    flat, k = allp.ravel().tolist(), 0
-    for pts, value, line in polys:
-        xy, k = flat[k : k + 2 * len(pts)], k + 2 * len(pts)
-        if line:
-            draw.line(xy, fill=value, width=1)
-        elif len(xy) >= 6:
-            draw.polygon(xy, fill=value)
-    box = img.getbbox()  # of the non-zero pixels
-    if box is None:
-        return None
-    patch = np.frombuffer(img.tobytes(), np.uint8).reshape(img.height, img.width)  # cheaper than np.asarray
-    return x0 + box[0], y0 + box[1], patch[box[1] : box[3], box[0] : box[2]]
+        k = 0
+        for pts, value, line in polys:
+            xy, k = flat[k : k + 2 * len(pts)], k + 2 * len(pts)
+            if line:
+                self.draw.line(xy, fill=value, width=1)
+            elif len(xy) >= 6:
+                self.draw.polygon(xy, fill=value)
+        region = self.pixels[y0:y1, x0:x1]  # holds all that was drawn (Pillow clips at the canvas border)
+        rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+        if not len(rows):
+            return None
+        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        patch = region[r0:r1, c0:c1].copy()
+        region[:] = 0
+        return x0 + c0, y0 + r0, patch
 
 
 def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
@@ -1101,6 +1112,7 @@ class _Planner:
             np.array(style.view_tilt) * self.ppm,
         )
         self.bank = _bank(size)
+        self.canvas = _Canvas(size)
         self.use = np.zeros((size, size), np.uint8)
         self.occ = np.zeros((size, size), bool)
         self.shade = np.zeros((size, size), bool)
@@ -1354,7 +1366,7 @@ class _Planner:
             for v in (-width_px / 2 + 2, width_px / 2 - 2):
                 seg = Part(np.array([(-length_px / 2 + 2, v), (length_px / 2 - 2, v)]), 0)
                 polys.append((_to_px(seg, cx, cy, angle, 1.0, None), mark, True))
-        r = _raster(polys, self.size, clip=False)
+        r = self.canvas.raster(polys, clip=False)
         if r is None:
             return None
         x0, y0, patch = r
@@ -1396,7 +1408,7 @@ class _Planner:
             )
             for s in (-1, 1)
         ]
-        r = _raster(_project([strip, *arms], cx, cy, heading, self.ppm, None), self.size, clip=True)
+        r = self.canvas.raster(_project([strip, *arms], cx, cy, heading, self.ppm, None), clip=True)
         if r is None:
             return
         x0, y0, patch = r
@@ -1434,7 +1446,7 @@ class _Planner:
         design = DESIGNS[category](self.ctx, colour, length, width, theta)
         lift = self.ctx.tilt_px_per_m if design.tilted else None
         polys = _project(design.parts, cx, cy, theta, self.ppm, lift)
-        r = _raster(polys, S, clip=False)
+        r = self.canvas.raster(polys, clip=False)
         if r is None:
             return False
         x0, y0, index = r
@@ -1458,7 +1470,7 @@ class _Planner:
                 (pts, 1, line)
                 for pts, _, line in _project(design.shadow, cx, cy, theta, self.ppm, self.ctx.shadow_px_per_m)
             ]
-            rs = _raster(sp, S, clip=True)
+            rs = self.canvas.raster(sp, clip=True)
             if rs is not None:
                 sx0, sy0, sh = rs
                 shadow = sh > 0
