@@ -1069,10 +1069,9 @@ def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------- plan
 @dataclass
 class Plan:
-    """Everything :func:`render` needs: the ground (float RGB, before the sensor) and the placed objects.
-
-    ``ground`` is (size, size, 3) as usual, stored as three contiguous channel planes (the transpose of a
-    (3, size, size) array), which is the layout :func:`render` works in; any (size, size, 3) array will do.
+    """Everything :func:`render` needs: the ground (a label per pixel, one of GROUND_LABELS, and its relative
+    brightness) and the placed objects. :func:`render` colours the ground itself, so that the shadows and the
+    sensor's colour matrix go into the style's palette instead of whole-image passes.
     """
 
     size: int
@@ -1082,11 +1081,17 @@ class Plan:
     gsd_m: float  # metres per pixel of this image
     sun_azimuth_deg: float
     sun_elevation_deg: float
-    ground: np.ndarray  # float32 RGB of the bare ground, before the sensor
+    ground_label: np.ndarray  # (size, size) uint8: index into GROUND_LABELS
+    ground_bright: np.ndarray  # (size, size) float32: brightness relative to the label's palette colour
     ground_shade: np.ndarray  # bool: ground in the shadow of trees
     objects: list[PlacedObject]
     noise_key: tuple[int, int, int]
     meta: dict = field(default_factory=dict)
+
+    @property
+    def ground(self) -> np.ndarray:
+        """(size, size, 3) float32 RGB of the bare ground in [0, 1], without shadows and before the sensor."""
+        return (_palette(self.style.name)[:, self.ground_label] * self.ground_bright).transpose(1, 2, 0)
 
 
 class _Planner:
@@ -1151,22 +1156,16 @@ class _Planner:
         self.use = np.take(_USE, self.label)
         self.use[self.ground_shade] = self.TREE
 
-    def finish_ground(self) -> np.ndarray:
-        """The ground colour (float32 RGB, before the sensor) from labels and brightness noise: a (size, size, 3)
-        view of channel planes (see :class:`Plan`)."""
-        lab, S = self.label.astype(np.intp), self.size  # converted once, not in each of the five look-ups
+    def ground_brightness(self) -> np.ndarray:
+        """(size, size) float32: each ground pixel's brightness relative to its label's colour (noise and furrows)."""
+        lab = self.label.astype(np.intp)  # converted once, not in each look-up
         bright = np.take(_AMP_MID, lab)
         bright *= self.mid
         bright += np.take(_AMP_FINE, lab) * self.fine
         bright += 1.0
         if self.extra is not None:
             bright += self.extra
-        # channel by channel into contiguous planes: a (size, size, 3) take and a multiply broadcast over a last
-        # axis of 3 are several times slower
-        palette, planes = _palette(self.style.name), np.empty((3, S, S), np.float32)
-        for c in range(3):
-            np.multiply(np.take(palette[c], lab), bright, out=planes[c])
-        return planes.transpose(1, 2, 0)
+        return bright
 
     def _land_cover(self) -> np.ndarray:
         S, rng, X, Y, low = self.size, self.rng, self.bank.x, self.bank.y, self.low
@@ -2047,6 +2046,20 @@ def _sensor_matrix(style: str) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=8)
+def _ground_colours(style: str, sensor: bool) -> np.ndarray:
+    """(3, 2 * len(GROUND_LABELS)) float32, read-only: the colour of each ground label in sun (first half) and in
+    shadow (second half), through the sensor's colour matrix (in 8-bit levels) when ``sensor`` is set. Folding
+    the shadow and the matrix into the palette spares render three whole-image passes."""
+    sun = _palette(style)
+    out = np.concatenate([sun, sun * np.array(STYLES[style].shadow, np.float32)[:, None]], axis=1)
+    if sensor:
+        out = _sensor_matrix(style) @ out
+    out = out.astype(np.float32)
+    out.setflags(write=False)
+    return out
+
+
 def render(
     plan: Plan, *, omit: tuple[int, ...] | set[int] = (), shadows: bool = True, sensor: bool = True
 ) -> Image.Image:
@@ -2054,25 +2067,31 @@ def render(
 
     ``omit`` leaves objects out (by index into ``plan.objects``); ``shadows=False`` and ``sensor=False``
     switch those stages off (then every object pixel is exactly its palette colour times its grain).
+    Objects are pasted over the shadows, so a shadow only ever darkens ground: it picks the ground's shadow
+    colours (see :func:`_ground_colours`).
     """
     S = plan.size
     st = plan.style
     bank = _bank(S)
     omit = set(omit)
     keep = [o for i, o in enumerate(plan.objects) if i not in omit]
-    img = np.array(plan.ground.transpose(2, 0, 1), np.float32, order="C")  # (3, S, S), a copy
+    lab = plan.ground_label.astype(np.intp)
     if shadows:
         shade = plan.ground_shade.copy()
         for o in keep:
             if o.shadow is not None:
                 h, w = o.shadow.shape
                 shade[o.sy0 : o.sy0 + h, o.sx0 : o.sx0 + w] |= o.shadow
-        for plane, k in zip(img, st.shadow):  # masked in-place multiplies: no gathering of the shaded pixels
-            np.multiply(plane, np.float32(k), out=plane, where=shade)
+        np.add(lab, len(GROUND_LABELS), out=lab, where=shade)  # the shadow colours
+    colours, img = _ground_colours(st.name, sensor), np.empty((3, S, S), np.float32)
+    for c in range(3):  # channel by channel into contiguous planes
+        np.multiply(np.take(colours[c], lab), plan.ground_bright, out=img[c])
+    matrix = _sensor_matrix(st.name).T if sensor else None
     for o in keep:
         # dense over the object's patch, then copied where its mask is: cheaper than gathering its pixels
         h, w = o.index.shape
-        colour = o.lut[o.index].transpose(2, 0, 1)  # (3, h, w)
+        lut = o.lut if matrix is None else o.lut @ matrix
+        colour = lut[o.index].transpose(2, 0, 1)  # (3, h, w)
         if o.texture:
             ox, oy, _ = o.texture_key
             colour *= 1 + o.texture * bank.fine[2, oy : oy + h, ox : ox + w]
@@ -2080,7 +2099,6 @@ def render(
             colour *= o.relief
         np.copyto(img[:, o.y0 : o.y0 + h, o.x0 : o.x0 + w], colour, where=o.index > 0)
     if sensor:
-        img = (_sensor_matrix(st.name) @ img.reshape(3, -1)).reshape(3, S, S)
         if st.vignette:
             img *= _vignette(S, st.name)
         img = _blur(img, st.blur_taps, axes=(1, 2))
@@ -2220,7 +2238,8 @@ def plan_scene(
         gsd_m,
         p.sun_az,
         p.sun_el,
-        p.finish_ground(),
+        p.label,
+        p.ground_brightness(),
         p.ground_shade,
         p.objects,
         noise_key,
