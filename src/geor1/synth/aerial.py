@@ -1260,7 +1260,8 @@ class _Planner:
         thr = {"suburban": 1.2, "farmland": 1.7, "urban": 1.8, "snow": 1.5}[self.setting]
         field_ = _crop(self.bank.mid, self.bank.mid_t, S, _crop_key(self.rng, S))
         clump = _crop(self.bank.low, self.bank.low_t, S, _crop_key(self.rng, S))
-        tree = (field_ > thr) & (clump > -0.2) & np.take(_IS_COVER, self.label)
+        cover = np.take(_IS_COVER, self.label)
+        tree = (field_ > thr) & (clump > -0.2) & cover
         if not tree.any():
             return
         d = (self.ctx.shadow_px_per_m * self.rng.uniform(8, 14)).round().astype(int)
@@ -1270,7 +1271,7 @@ class _Planner:
             max(0, -dy) : S - max(0, dy), max(0, -dx) : S - max(0, dx)
         ]
         self.label[tree] = GROUND["tree"]
-        self.ground_shade = sh & np.take(_IS_COVER, self.label)
+        self.ground_shade = sh & cover & ~tree  # tree shadows fall on the open ground left (trees are not cover)
 
     def _draw_road(self, draw: ImageDraw.ImageDraw, x: float, y: float, angle: float, width: float) -> None:
         t = math.radians(angle)
@@ -2083,9 +2084,13 @@ def render(
                 h, w = o.shadow.shape
                 shade[o.sy0 : o.sy0 + h, o.sx0 : o.sx0 + w] |= o.shadow
         np.add(lab, len(GROUND_LABELS), out=lab, where=shade)  # the shadow colours
+    # the sensor's vignetting is a per-pixel gain: applied to the ground's brightness and to each object's patch
+    # rather than to the three planes of the composite
+    vignette = _vignette(S, st.name) if sensor and st.vignette else None
+    bright = plan.ground_bright if vignette is None else plan.ground_bright * vignette
     colours, img = _ground_colours(st.name, sensor), np.empty((3, S, S), np.float32)
     for c in range(3):  # channel by channel into contiguous planes
-        np.multiply(np.take(colours[c], lab), plan.ground_bright, out=img[c])
+        np.multiply(np.take(colours[c], lab), bright, out=img[c])
     matrix = _sensor_matrix(st.name).T if sensor else None
     for o in keep:
         # dense over the object's patch, then copied where its mask is: cheaper than gathering its pixels
@@ -2097,10 +2102,10 @@ def render(
             colour *= 1 + o.texture * bank.fine[2, oy : oy + h, ox : ox + w]
         if o.relief is not None:
             colour *= o.relief
+        if vignette is not None:
+            colour *= vignette[o.y0 : o.y0 + h, o.x0 : o.x0 + w]
         np.copyto(img[:, o.y0 : o.y0 + h, o.x0 : o.x0 + w], colour, where=o.index > 0)
     if sensor:
-        if st.vignette:
-            img *= _vignette(S, st.name)
         img = _blur(img, st.blur_taps, axes=(1, 2))
         img += (np.array(st.haze, np.float32) * np.float32(255.0) + np.float32(0.5))[:, None, None]
         ox, oy, _ = plan.noise_key
