@@ -2,9 +2,9 @@
 
 A scene is made in two steps. :func:`plan_scene` draws every random choice from a numpy Generator
 (setting, ground sampling distance, sun, water, roads, sites, objects and where they go) and
-renders the ground; :func:`render` then composites shadows and objects onto that ground and
-applies the sensor (colour balance, haze, blur, noise). ``render`` is a pure function of the plan,
-so a scene can be re-rendered without some object, or without shadows and sensor, which is how
+lays out the ground (a label and a brightness per pixel); :func:`render` then colours that ground,
+composites shadows and objects onto it and applies the sensor (colour balance, haze, blur, noise).
+``render`` is a pure function of the plan, so a scene can be re-rendered without some object, or without shadows and sensor, which is how
 the tests check that every mask is exactly the pixels its object painted.
 
 Geometry: image pixels, x right, y down, pixel ``(i, j)`` covering ``[i, i+1) x [j, j+1)``. North is
