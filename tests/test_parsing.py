@@ -103,6 +103,11 @@ def test_frame_writing():
     assert box_in_frame([20, 10, 100, 90], "norm1000", 200, 100) == [100, 100, 500, 900]
     assert box_in_frame([20, 10, 100, 90], "norm1", 200, 100) == [0.1, 0.1, 0.5, 0.9]
     assert point_in_frame([50, 50], "norm100", 200, 100) == [25, 50]
+    # a pixel centre names its pixel (203.5 -> 203, where round-half-even gave 204, the next pixel)
+    assert point_in_frame([203.5, 90.5], "pixels", 448, 448) == [203, 90]
+    assert point_in_frame([447.5, 0.5], "pixels", 448, 448) == [447, 0]  # never off the image
+    assert point_in_frame([199.9, 99.9], "norm100", 200, 100) == [99, 99]
+    assert point_in_frame([100, 50], "norm1", 200, 100) == [0.5, 0.5]
     # Qwen2.5-VL: 1000x500 resizes to 1008x504 (multiples of 28) -> scale 1.008
     assert get_frame("qwen2.5-vl").extent(1000, 500) == (1008.0, 504.0)
     assert box_in_frame([100, 100, 500, 250], "qwen2.5-vl", 1000, 500) == [101, 101, 504, 252]

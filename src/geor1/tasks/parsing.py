@@ -305,10 +305,15 @@ def box_in_frame(box, frame: str | Frame, width: int, height: int) -> list:
 
 
 def point_in_frame(point, frame: str | Frame, width: int, height: int) -> list:
-    """An original-pixel point ``(x, y)`` as the model of ``frame`` should write it."""
+    """An original-pixel point ``(x, y)`` as the model of ``frame`` should write it. In integer frames
+    a point names the unit cell it lies in (floor, not round): a pixel centre such as 203.5 is pixel
+    203, and rounding half to even would write 204, the next pixel, sometimes off the object."""
     f = get_frame(frame)
     fw, fh = f.extent(width, height)
-    return _round_for(f, np.clip(to_frame(point, f, width, height), 0, [fw, fh]))
+    p = to_frame(point, f, width, height)
+    if f.kind == "normalized" and f.scale < 100:
+        return _round_for(f, np.clip(p, 0, [fw, fh]))
+    return [int(v) for v in np.clip(np.floor(p), 0, [max(0, np.ceil(fw) - 1), max(0, np.ceil(fh) - 1)])]
 
 
 def coordinate_hint(frame: str | Frame, width: int, height: int) -> str:
