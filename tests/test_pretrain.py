@@ -27,7 +27,8 @@ def test_encoded_batch_keeps_mrope_inputs_and_masks_the_prompt():
     # Without mm_token_type_ids Qwen2.5-VL quietly uses 1-D positions: training would not match generation.
     assert "mm_token_type_ids" in batch
     assert int((batch["mm_token_type_ids"] == 1).sum()) == int((batch["input_ids"] == model.config.image_token_id).sum())
-    batch.pop("box_pos"), batch.pop("box")
+    for key in ("box_pos", "box", "cells", "ground", "ground_span"):
+        batch.pop(key)
     with torch.no_grad():
         pos_3d = model.model.get_rope_index(batch["input_ids"], image_grid_thw=batch["image_grid_thw"],
                                             attention_mask=batch["attention_mask"],
@@ -36,9 +37,104 @@ def test_encoded_batch_keeps_mrope_inputs_and_masks_the_prompt():
     assert len(set(pos_3d[1, 0][img].tolist())) == 8  # 8 rows of merged image tokens: real 2-D positions
 
 
+def test_think_samples_probe_the_final_answer_not_the_rationale_boxes():
+    from geor1.engine.rationales import rationale
+    from geor1.tasks.rec import box_in_frame
+
+    model, processor = load("tiny")
+    frame = answer_frame(model, processor)
+    for i in range(6):
+        sample, images = make_sample("rec", np.random.default_rng([2, i]), categories=SEEN, index=i)
+        ex = pretrain.encode_example(processor, frame, sample, images, think=True, rationale_fn=rationale)
+        a, b = ex["ground_span"]
+        before = processor.tokenizer.decode(ex["input_ids"][:a + 1])
+        assert "<answer>" in before[-40:]  # the box right after <answer>, not an anchor's in the rationale
+        written = processor.tokenizer.decode(ex["input_ids"][a + 1:b + 1]).strip()
+        assert json.loads("[" + written[:written.index("]") + 1]) == box_in_frame(sample.boxes[0], frame, sample.width, sample.height)
+
+
 def test_grid_targets_row_major():
     t = pretrain.grid_targets(torch.tensor([[1, 4, 6]]))  # 2 x 3 merged tokens
     assert t.tolist() == [[-1, -1], [-1, 0], [-1, 1], [1, -1], [1, 0], [1, 1]]
+
+
+def test_cell_overlap_hand_checked():
+    # a 224 x 224 image as 2 x 2 merged tokens (grid 1 x 4 x 4): cells of 112 px
+    g = pretrain.cell_overlap([56, 56, 168, 112], 224, 224, [1, 4, 4])
+    assert g.tolist() == [0.5, 0.5, 0.0, 0.0]  # the box lies in the top two cells, half in each
+    g = pretrain.cell_overlap([100, 100, 124, 124], 224, 224, [1, 4, 4])
+    assert torch.allclose(g, torch.full((4,), 0.25))  # centred: a quarter in each
+    assert pretrain.cell_overlap([150, 150, 150, 150], 224, 224, [1, 4, 4]).tolist() == [0, 0, 0, 1]
+
+
+def test_grounding_target_half_on_the_centre_cell():
+    g = pretrain.grounding_target([56, 56, 168, 112], 224, 224, [1, 4, 4])
+    assert g.tolist() == [0.25, 0.75, 0.0, 0.0]  # centre (112, 84) is in cell 1; the box is half in cells 0 and 1
+
+
+def test_object_targets_hand_checked():
+    from geor1.data.schema import Sample
+    from geor1.synth.scene import CATEGORIES
+
+    k = len(CATEGORIES)
+    objects = [{"category": "ship", "bbox": [0, 0, 100, 50]}, {"category": "airplane", "bbox": [120, 120, 224, 224]},
+               {"category": "ship", "bbox": [110, 0, 130, 10]}]
+    sample = Sample(id="s", task="rec", images=["a.png"], width=224, height=224, query="the ship", category="ship",
+                    boxes=[[0, 0, 100, 50]], meta={"scene": {"objects": objects}})
+    t = pretrain.object_targets(sample, [1, 4, 4])
+    ship, plane = CATEGORIES.index("ship"), CATEGORIES.index("airplane")
+    assert t.shape == (4, k + 5)
+    assert t[:, ship].tolist() == [1, 1, 0, 0]  # the small ship is centred in cell 1, whatever its share
+    assert t[:, plane].tolist() == [0, 0, 0, 1]
+    assert t[:, k].tolist() == [1, 1, 0, 1]  # object centres
+    assert torch.allclose(t[0, k + 1:], torch.tensor([0, 0, 100 / 224, 50 / 224]) * 2 - 1)
+    assert torch.allclose(t[3, k + 1:], torch.tensor([120 / 224, 120 / 224, 1, 1]) * 2 - 1)
+
+
+def test_object_targets_relative_boxes_in_cell_widths():
+    from geor1.data.schema import Sample
+    from geor1.synth.scene import CATEGORIES
+
+    k = len(CATEGORIES)
+    sample = Sample(id="s", task="rec", images=["a.png"], width=224, height=224, query="the ship", category="ship",
+                    boxes=[[0, 0, 100, 50]], meta={"scene": {"objects": [{"category": "ship", "bbox": [0, 0, 100, 50]}]}})
+    t = pretrain.object_targets(sample, [1, 4, 4], relative=True)
+    # cell 0 spans 0..112, centre 56: the box is 56/112 left, 56/112 up, 44/112 right, 6/112 up of it
+    assert torch.allclose(t[0, k + 1:], torch.tensor([-56, -56, 44, -6]) / 112)
+
+
+def test_box_iou_hand_checked():
+    a = torch.tensor([[0.0, 0, 2, 2], [0, 0, 1, 1]])
+    b = torch.tensor([[1.0, 1, 3, 3], [2, 2, 3, 3]])
+    assert torch.allclose(pretrain.box_iou(a, b), torch.tensor([1 / 7, 0.0]))
+
+
+def test_grounding_loss_prefers_attention_on_the_target():
+    model, processor = load("tiny", attn_implementation="eager")
+    frame = answer_frame(model, processor)
+    sample, images = make_sample("rec", np.random.default_rng([0, 3]), categories=SEEN, index=3)
+    ex = pretrain.encode_example(processor, frame, sample, images, think=False)
+    a, b = ex["ground_span"]
+    tokens = processor.tokenizer.convert_ids_to_tokens(ex["input_ids"][a:b + 1].tolist())
+    assert tokens[0].endswith("[") and "]" in tokens[-1]  # from the token before x1 to the box's "]"
+    assert abs(float(ex["ground"].sum()) - 1) < 1e-6
+    head = pretrain.GroundingHead(model, 2)
+    ids = ex["input_ids"][None]
+    cols = torch.nonzero(ids[0] == model.config.image_token_id).squeeze(-1)
+    t = len(ids[0])
+    on_target = torch.full((1, 4, t, t), 1e-6)
+    on_target[0, 0][:, cols] = ex["ground"]
+    uniform = torch.full((1, 4, t, t), 1.0 / t)
+    head.weights = on_target
+    good = head.loss(ids, model.config.image_token_id, [ex["ground"]], [(a, b)])
+    head.weights = uniform
+    bad = head.loss(ids, model.config.image_token_id, [ex["ground"]], [(a, b)])
+    assert good < bad
+    # and the real model returns weights through the hook
+    with torch.no_grad():
+        model(input_ids=ids, pixel_values=ex["pixel_values"], image_grid_thw=ex["image_grid_thw"],
+              mm_token_type_ids=ex["mm_token_type_ids"][None])
+    assert head.weights.shape == (1, 4, t, t)
 
 
 @pytest.mark.slow
@@ -46,7 +142,8 @@ def test_pretrain_runs_saves_and_resumes(tmp_path):
     parser = argparse.ArgumentParser()
     pretrain.add_arguments(parser)
     args = parser.parse_args(["--out", str(tmp_path), "--steps", "3", "--batch", "2", "--workers", "0",
-                              "--eval-every", "1000", "--eval-n", "2", "--save-every", "2", "--max-objects", "2"])
+                              "--eval-every", "1000", "--eval-n", "2", "--save-every", "2", "--max-objects", "2",
+                              "--dense-weight", "1", "--ground-weight", "1"])
     result = pretrain.pretrain(args)
     assert result["steps"] == 3 and 0 <= result["acc_at_05"] <= 1
     assert (tmp_path / "final" / "model.safetensors").is_file()
@@ -56,6 +153,21 @@ def test_pretrain_runs_saves_and_resumes(tmp_path):
     assert pretrain.pretrain(args)["steps"] == 5
     after = load(str(tmp_path / "final"))[0].state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.slow
+def test_vision_phase_trains_only_the_vision_tower(tmp_path):
+    parser = argparse.ArgumentParser()
+    pretrain.add_arguments(parser)
+    args = parser.parse_args(["--vision-only", "--out", str(tmp_path), "--steps", "2", "--batch", "2", "--workers",
+                              "0", "--pool-size", "4"])
+    assert pretrain.run(args) == 0
+    before, _ = load("tiny")
+    after, _ = load(str(tmp_path / "final"))
+    a, b = before.state_dict(), after.state_dict()
+    changed = {k for k in a if not torch.equal(a[k], b[k])}
+    assert changed and all(".visual." in k or k.startswith("visual.") or "visual" in k for k in changed)
+    assert (tmp_path / "metrics.csv").is_file()
 
 
 @pytest.mark.slow

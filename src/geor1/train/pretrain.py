@@ -48,6 +48,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--aux-layer", type=int, default=1, help="language layer whose output the probe reads")
     parser.add_argument("--box-weight", type=float, default=1.0,
                         help="weight of the box-regression probe at the first coordinate (REC samples)")
+    parser.add_argument("--dense-weight", type=float, default=0.0,
+                        help="weight of the dense object probe on the image tokens (which categories cover each "
+                             "token; the box of the object centred in it)")
+    parser.add_argument("--ground-weight", type=float, default=0.0,
+                        help="weight of the grounding loss: one attention head must look at the target's image "
+                             "tokens from the tokens that write its box (REC samples)")
+    parser.add_argument("--ground-layer", type=int, default=2, help="language layer of the grounding head (head 0)")
+    parser.add_argument("--vision-only", action="store_true",
+                        help="phase 0: train only the vision tower with a dense object probe on its output "
+                             "(about 10x cheaper per image); the language model is left as it is")
+    parser.add_argument("--frame", default=None,
+                        help="answer frame to train (e.g. norm100; stored in the checkpoint's config.json as "
+                             "geor1_answer_frame; default: the model family's)")
+    parser.add_argument("--pixels", type=int, default=None,
+                        help="model input pixels (min = max; default: the checkpoint's processor, 224x224 for tiny)")
     parser.add_argument("--tasks", default="rec:1", help="task mix, e.g. rec:0.7,ovd:0.15,gres:0.15")
     parser.add_argument("--think-fraction", type=float, default=0.0,
                         help="share of samples asked with the think template and answered with a programmatic rationale")
@@ -88,19 +103,21 @@ def encode_example(processor, frame, sample, images, *, think: bool, rationale_f
     task = get_task(sample.task)
     messages = task.build_messages(sample, frame, think=think)
     prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    answer = task.target_answer(sample, frame)
-    if think:
-        answer = f"<think>{rationale_fn(sample, frame)}</think>\n<answer>{answer}</answer>"
+    final = task.target_answer(sample, frame)
+    answer, tail = final, ""
+    if think:  # the rationale names other boxes (anchors, candidates): the probes read the final answer's
+        answer, tail = f"<think>{rationale_fn(sample, frame)}</think>\n<answer>{final}</answer>", "</answer>"
     enc = processor(text=[prompt + answer + "<|im_end|>"], images=images, return_tensors="pt")
-    n_answer = len(processor.tokenizer(answer + "<|im_end|>", add_special_tokens=False)["input_ids"])
+    count = lambda text: len(processor.tokenizer(text, add_special_tokens=False)["input_ids"])
+    n_answer, n_final = count(answer + "<|im_end|>"), count(final + tail + "<|im_end|>")
     ids = enc["input_ids"][0]
     labels = torch.full_like(ids, -100)
     labels[-n_answer:] = ids[-n_answer:]
     # The box probe reads the hidden state that predicts the first coordinate: the last token before
-    # the first digit of the answer's first box (REC: the only box).
+    # the first digit of the final answer's first box (REC: the only box).
     box_pos, box = -1, torch.zeros(4)
     if sample.task == "rec" and sample.boxes:
-        start = len(ids) - n_answer
+        start = len(ids) - n_final
         tokens = processor.tokenizer.convert_ids_to_tokens(ids[start:].tolist())
         first_digit = next((i for i, t in enumerate(tokens) if t.isdigit()
                             and i > 0 and tokens[i - 1].endswith("[")), None)
@@ -111,11 +128,26 @@ def encode_example(processor, frame, sample, images, *, think: bool, rationale_f
 
             b = to_frame(sample.boxes[0], frame, sample.width, sample.height)
             box = torch.tensor([b[0] / fw, b[1] / fh, b[2] / fw, b[3] / fh], dtype=torch.float32) * 2 - 1
+    grid = enc["image_grid_thw"][0].tolist()
+    cells, ground, ground_span = object_targets(sample, grid), torch.zeros(0), (-1, -1)
+    if box_pos >= 0:
+        ground = grounding_target(sample.boxes[0], sample.width, sample.height, grid)
+        close = next((i for i in range(box_pos + 1, len(ids)) if "]" in processor.tokenizer.decode(ids[i])), box_pos)
+        ground_span = (box_pos, close)  # positions that predict the box's tokens up to its "]"
     # mm_token_type_ids marks the image tokens: without it Qwen2.5-VL silently falls back to 1-D
     # positions, so training would not match generation (which gets it from the processor).
     return {"input_ids": ids, "labels": labels, "mm_token_type_ids": enc["mm_token_type_ids"][0],
             "pixel_values": enc["pixel_values"], "image_grid_thw": enc["image_grid_thw"], "box_pos": box_pos,
-            "box": box}
+            "box": box, "cells": cells, "ground": ground, "ground_span": ground_span}
+
+
+def input_extent(processor, size: int) -> tuple[int, int]:
+    """(W, H) the processor resizes a ``size`` x ``size`` image to (whatever frame the model answers in)."""
+    from geor1.coords import get_frame
+    from geor1.models.processor import processor_pixels
+
+    lo, hi = processor_pixels(processor)
+    return tuple(int(v) for v in get_frame("qwen2.5-vl", min_pixels=lo, max_pixels=hi).extent(size, size))
 
 
 class SynthStream(torch.utils.data.IterableDataset):
@@ -137,7 +169,7 @@ class SynthStream(torch.utils.data.IterableDataset):
         info = torch.utils.data.get_worker_info()
         wid, nw = (info.id, info.num_workers) if info else (0, 1)
         torch.set_num_threads(1)
-        ext = self.frame.extent(self.size, self.size)
+        ext = input_extent(self.processor, self.size)
         i = self.start + wid
         while True:
             rng = np.random.default_rng([self.seed, i])
@@ -164,7 +196,9 @@ def collate(batch: list[dict], pad_id: int) -> dict:
     return {"input_ids": ids, "labels": labels, "attention_mask": mask, "mm_token_type_ids": mm,
             "pixel_values": torch.cat([b["pixel_values"] for b in batch]),
             "image_grid_thw": torch.cat([b["image_grid_thw"] for b in batch]),
-            "box_pos": torch.tensor([b["box_pos"] for b in batch]), "box": torch.stack([b["box"] for b in batch])}
+            "box_pos": torch.tensor([b["box_pos"] for b in batch]), "box": torch.stack([b["box"] for b in batch]),
+            "cells": torch.cat([b["cells"] for b in batch]), "ground": [b["ground"] for b in batch],
+            "ground_span": [b["ground_span"] for b in batch]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,6 +284,130 @@ def grid_targets(image_grid_thw: torch.Tensor, merge: int = 2) -> torch.Tensor:
         c = torch.arange(gw).repeat(gh).float() / max(gw - 1, 1)
         out.append(torch.stack([r, c], -1).repeat(t, 1) * 2 - 1)
     return torch.cat(out)
+
+
+def _cell_edges(width: int, height: int, grid) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    _, h, w = grid
+    gh, gw = h // 2, w // 2
+    return torch.linspace(0, width, gw + 1), torch.linspace(0, height, gh + 1), gh, gw
+
+
+def cell_overlap(box, width: int, height: int, grid) -> torch.Tensor:
+    """Share of ``box``'s area in each merged image token's cell (row-major, as the model lays them out)."""
+    xe, ye, gh, gw = _cell_edges(width, height, grid)
+    x1, y1, x2, y2 = (float(v) for v in box)
+    ox = (torch.minimum(xe[1:], torch.tensor(x2)) - torch.maximum(xe[:-1], torch.tensor(x1))).clamp(min=0)
+    oy = (torch.minimum(ye[1:], torch.tensor(y2)) - torch.maximum(ye[:-1], torch.tensor(y1))).clamp(min=0)
+    area = (oy[:, None] * ox[None, :]).flatten()
+    if area.sum() <= 0:  # a degenerate box: the cell holding its corner
+        c = min(int(x1 / width * gw), gw - 1) + gw * min(int(y1 / height * gh), gh - 1)
+        area[c] = 1.0
+    return area / area.sum()
+
+
+def grounding_target(box, width: int, height: int, grid) -> torch.Tensor:
+    """Where the grounding head should look: half on the cell holding the box's centre (the token the
+    dense probe makes carry the whole box), half over the box's cells in proportion to its area there."""
+    _, h, w = grid
+    gh, gw = h // 2, w // 2
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    centre = torch.zeros(gh * gw)
+    centre[min(int(cx / width * gw), gw - 1) + gw * min(int(cy / height * gh), gh - 1)] = 1.0
+    return 0.5 * centre + 0.5 * cell_overlap(box, width, height, grid)
+
+
+def object_targets(sample, grid, relative: bool = False) -> torch.Tensor:
+    """Per merged image token: which categories cover its cell (multi-hot over ``CATEGORIES``), whether
+    an object's centre lies in it, and that object's box (the largest such): normalised to [-1, 1] over
+    the image, or with ``relative`` in cell widths from the cell's centre (what a vision tower with
+    only relative positions can know).
+    Objects come from the scene graph GeoSynth stores in ``meta``, else from the sample's boxes."""
+    from geor1.synth.scene import CATEGORIES
+
+    xe, ye, gh, gw = _cell_edges(sample.width, sample.height, grid)
+    k = len(CATEGORIES)
+    out = torch.zeros(gh * gw, k + 5)
+    scene = (sample.meta or {}).get("scene") or {}
+    objects = [(o["category"], o["bbox"]) for o in scene.get("objects", [])]
+    objects = objects or list(zip(sample.labels or [sample.category] * len(sample.boxes), sample.boxes))
+    cell_area = float((xe[1] - xe[0]) * (ye[1] - ye[0]))
+    best = torch.zeros(gh * gw)
+    for category, box in objects:
+        if category not in CATEGORIES:
+            continue
+        x1, y1, x2, y2 = (float(v) for v in box)
+        ox = (torch.minimum(xe[1:], torch.tensor(x2)) - torch.maximum(xe[:-1], torch.tensor(x1))).clamp(min=0)
+        oy = (torch.minimum(ye[1:], torch.tensor(y2)) - torch.maximum(ye[:-1], torch.tensor(y1))).clamp(min=0)
+        share = (oy[:, None] * ox[None, :]).flatten() / cell_area
+        col = CATEGORIES.index(category)
+        out[:, col] = torch.maximum(out[:, col], (share > 0.1).float())
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        c = min(int(cx / sample.width * gw), gw - 1) + gw * min(int(cy / sample.height * gh), gh - 1)
+        size = (x2 - x1) * (y2 - y1)
+        out[c, col] = 1.0
+        if size > best[c]:
+            best[c] = size
+            out[c, k] = 1.0
+            if relative:
+                cw, ch = float(xe[1] - xe[0]), float(ye[1] - ye[0])
+                mx, my = float(xe[c % gw] + cw / 2), float(ye[c // gw] + ch / 2)
+                out[c, k + 1:] = torch.tensor([(x1 - mx) / cw, (y1 - my) / ch, (x2 - mx) / cw, (y2 - my) / ch])
+            else:
+                out[c, k + 1:] = torch.tensor([x1 / sample.width, y1 / sample.height, x2 / sample.width,
+                                               y2 / sample.height]) * 2 - 1
+    return out
+
+
+class DenseProbe(torch.nn.Module):
+    """A linear probe on the image tokens (the position probe's layer) that names the categories
+    covering each token's cell, finds object centres and regresses their boxes: dense supervision,
+    64 targets per image instead of one box, so the vision tower learns to see objects early."""
+
+    def __init__(self, model, position_probe: PositionProbe):
+        super().__init__()
+        from geor1.synth.scene import CATEGORIES
+
+        self.k = len(CATEGORIES)
+        self.linear = torch.nn.Linear(model.config.text_config.hidden_size, self.k + 5)
+        self.source = (position_probe,)  # a tuple: not a submodule, its parameters are trained once
+
+    def loss(self, input_ids, image_token_id, cells):
+        h = self.source[0].hidden[input_ids == image_token_id]
+        out = self.linear(h)
+        cells = cells.to(h.dtype)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(out[:, :self.k + 1], cells[:, :self.k + 1])
+        centre = cells[:, self.k] > 0
+        if not centre.any():
+            return bce
+        return bce + torch.nn.functional.mse_loss(out[centre, self.k + 1:], cells[centre, self.k + 1:])
+
+
+class GroundingHead:
+    """Makes head 0 of one language layer attend, from the tokens that write the target's box, to the
+    target's image tokens (in proportion to the box's area in each token's cell). The answer then
+    reads the target's content — which the position probe has made carry where it is. Needs eager
+    attention (the weights themselves)."""
+
+    def __init__(self, model, layer: int):
+        self.weights = None
+        model.model.language_model.layers[layer].self_attn.register_forward_hook(self._keep)
+
+    def _keep(self, module, inputs, output):
+        self.weights = output[1]
+
+    def loss(self, input_ids, image_token_id, ground, spans):
+        if self.weights is None:
+            raise RuntimeError("the grounding loss needs attention weights: load the model with eager attention")
+        losses = []
+        for i, (target, (a, b)) in enumerate(zip(ground, spans)):
+            if a < 0 or b <= a:
+                continue
+            cols = torch.nonzero(input_ids[i] == image_token_id).squeeze(-1)
+            att = self.weights[i, 0, a:b][:, cols]
+            losses.append(-(target.to(att.dtype) * torch.log(att + 1e-9)).sum(-1).mean())
+        if not losses:
+            return self.weights.sum() * 0.0
+        return torch.stack(losses).mean()
 
 
 class PositionProbe(torch.nn.Module):
@@ -338,17 +496,122 @@ def _lr(step: int, base: float, warmup: int, decay: int) -> float:
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def _save(model, processor, probe, box_probe, opt, step: int, folder: Path) -> None:
+def _save(model, processor, probe, box_probe, dense_probe, opt, step: int, folder: Path) -> None:
     tmp = folder.with_name(folder.name + ".tmp")
     model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
     torch.save({"step": step, "optimizer": opt.state_dict(), "probe": probe.state_dict(),
-                "box_probe": box_probe.state_dict()}, tmp / "trainer_state.pt")
+                "box_probe": box_probe.state_dict(), "dense_probe": dense_probe.state_dict()},
+               tmp / "trainer_state.pt")
     if folder.exists():
         import shutil
 
         shutil.rmtree(folder)
     os.replace(tmp, folder)
+
+
+class VisionPool(torch.utils.data.IterableDataset):
+    """Endless random draws of pool images with their per-token object targets (cell-relative boxes)."""
+
+    def __init__(self, folder, processor, *, seed: int, start: int = 0):
+        self.folder, self.processor, self.seed, self.start = Path(folder), processor, seed, start
+
+    def __iter__(self):
+        from geor1.data.schema import Sample
+
+        torch.set_num_threads(1)
+        info = torch.utils.data.get_worker_info()
+        samples = [Sample.from_dict(json.loads(line)) for line in open(self.folder / "samples.jsonl")]
+        images = np.load(self.folder / "images.npy", mmap_mode="r")
+        rng = np.random.default_rng([self.seed, self.start, info.id if info else 0])
+        ip = self.processor.image_processor
+        while True:
+            i = int(rng.integers(len(samples)))
+            enc = ip(images=[np.array(images[i])], return_tensors="pt")
+            yield {"pixel_values": enc["pixel_values"], "image_grid_thw": enc["image_grid_thw"],
+                   "cells": object_targets(samples[i], enc["image_grid_thw"][0].tolist(), relative=True)}
+
+
+def _collate_vision(batch):
+    return {key: torch.cat([b[key] for b in batch]) for key in batch[0]}
+
+
+def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of matching rows of two (N, 4) box tensors."""
+    w = (torch.minimum(a[:, 2], b[:, 2]) - torch.maximum(a[:, 0], b[:, 0])).clamp(min=0)
+    h = (torch.minimum(a[:, 3], b[:, 3]) - torch.maximum(a[:, 1], b[:, 1])).clamp(min=0)
+    inter = w * h
+    area = lambda x: (x[:, 2] - x[:, 0]).clamp(min=0) * (x[:, 3] - x[:, 1]).clamp(min=0)
+    return inter / (area(a) + area(b) - inter).clamp(min=1e-9)
+
+
+def pretrain_vision(args) -> dict:
+    """Phase 0: the vision tower alone learns to see objects — per merged token, the categories covering
+    it, whether an object is centred in it and that object's box relative to the cell — through a
+    linear probe on the merger's output (the tokens the language model receives). About ten times
+    cheaper per image than a full step, so thousands of images a minute on a CPU."""
+    from geor1.models import load
+    from geor1.synth import parse_categories
+    from geor1.synth.scene import CATEGORIES
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pixels = {"min_pixels": args.pixels, "max_pixels": args.pixels} if args.pixels else {}
+    model, processor = load(args.init, seed=args.seed, **pixels)
+    visual = model.model.visual
+    k = len(CATEGORIES)
+    probe = torch.nn.Linear(model.config.text_config.hidden_size, k + 5)
+    params = list(visual.parameters()) + list(probe.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    pool = make_pool(args.pool or out / "pool", args.pool_size or 4000, seed=args.seed, tasks=args.tasks,
+                     size=args.size, style=args.style, categories=parse_categories(args.categories),
+                     max_objects=args.max_objects, extent=input_extent(processor, args.size),
+                     workers=max(1, args.workers))
+    loader = torch.utils.data.DataLoader(VisionPool(pool, processor, seed=args.seed), batch_size=args.batch,
+                                         num_workers=args.workers, collate_fn=_collate_vision,
+                                         prefetch_factor=4 if args.workers else None,
+                                         persistent_workers=bool(args.workers))
+    (out / "args.json").write_text(json.dumps(vars(args), indent=2, default=str))
+    mf = open(out / "metrics.csv", "w", newline="")
+    writer = csv.writer(mf)
+    writer.writerow(["step", "seconds", "lr", "loss", "presence_f1", "centre_f1", "box_iou"])
+    t0, step, limit = time.time(), 0, args.minutes * 60
+    stats = []
+    for batch in loader:
+        if (args.steps is not None and step >= args.steps) or (args.steps is None and time.time() - t0 > limit):
+            break
+        lr = _lr(step, args.lr, args.warmup, args.decay_steps)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        feats = visual(batch["pixel_values"], grid_thw=batch["image_grid_thw"]).pooler_output
+        pred, cells = probe(feats), batch["cells"]
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(pred[:, :k + 1], cells[:, :k + 1])
+        centre = cells[:, k] > 0
+        if centre.any():
+            loss = loss + torch.nn.functional.smooth_l1_loss(pred[centre, k + 1:], cells[centre, k + 1:])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        with torch.no_grad():
+            f1 = lambda p, t: float(2 * (p & t).sum() / max(1, int(p.sum() + t.sum())))
+            stats.append([loss.item(), f1(pred[:, :k] > 0, cells[:, :k] > 0), f1(pred[:, k] > 0, centre),
+                          float(box_iou(pred[centre, k + 1:], cells[centre, k + 1:]).mean()) if centre.any() else 0])
+        if step % 50 == 0:
+            m = np.mean(stats, axis=0)
+            stats = []
+            writer.writerow([step, round(time.time() - t0, 1), f"{lr:.3g}", *(f"{v:.4f}" for v in m)])
+            mf.flush()
+            log.info("vision step %d  %.0fs  loss %.4f  presence F1 %.3f  centre F1 %.3f  box IoU %.3f  lr %.2g",
+                     step, time.time() - t0, *m, lr)
+    mf.close()
+    final = out / "final"
+    model.save_pretrained(final)
+    processor.save_pretrained(final)
+    return {"steps": step}
 
 
 def pretrain(args) -> dict:
@@ -361,13 +624,21 @@ def pretrain(args) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     last = out / "last"
     resume = args.resume and (last / "trainer_state.pt").is_file()
-    model, processor = load(str(last) if resume else args.init, seed=args.seed)
+    pixels = {"min_pixels": args.pixels, "max_pixels": args.pixels} if args.pixels else {}
+    model, processor = load(str(last) if resume else args.init, seed=args.seed,
+                            attn_implementation="eager" if args.ground_weight else None, **pixels)
+    if args.frame:
+        from geor1.coords import get_frame
+
+        model.config.geor1_answer_frame = get_frame(args.frame).name
     frame = answer_frame(model, processor)
     categories = parse_categories(args.categories)
     probe = PositionProbe(model, args.aux_layer)
     box_probe = BoxProbe(model)
+    dense_probe = DenseProbe(model, probe)
+    grounding = GroundingHead(model, args.ground_layer) if args.ground_weight else None
     params = ([p for p in model.parameters() if p.requires_grad] + list(probe.parameters())
-              + list(box_probe.parameters()))
+              + list(box_probe.parameters()) + list(dense_probe.parameters()))
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     step = 0
     if resume:
@@ -375,11 +646,13 @@ def pretrain(args) -> dict:
         opt.load_state_dict(state["optimizer"])
         probe.load_state_dict(state["probe"])
         box_probe.load_state_dict(state["box_probe"])
+        if "dense_probe" in state:
+            dense_probe.load_state_dict(state["dense_probe"])
         step = state["step"]
         log.info("resumed at step %d", step)
     (out / "args.json").write_text(json.dumps(vars(args), indent=2, default=str))
     if args.pool_size:
-        ext = tuple(int(v) for v in frame.extent(args.size, args.size))
+        ext = input_extent(processor, args.size)
         pool = make_pool(args.pool or out / "pool", args.pool_size, seed=args.seed, tasks=args.tasks, size=args.size,
                          style=args.style, categories=categories, max_objects=args.max_objects, extent=ext,
                          workers=max(1, args.workers))
@@ -411,12 +684,22 @@ def pretrain(args) -> dict:
         lr = _lr(step, args.lr, args.warmup, args.decay_steps)
         for g in opt.param_groups:
             g["lr"] = lr
-        box_pos, box = batch.pop("box_pos"), batch.pop("box")
+        box_pos, box, cells = batch.pop("box_pos"), batch.pop("box"), batch.pop("cells")
+        ground, spans = batch.pop("ground"), batch.pop("ground_span")
         output = model(**batch)
         loss = output.loss
-        aux = probe.loss(batch["input_ids"], model.config.image_token_id, batch["image_grid_thw"])
+        image_id = model.config.image_token_id
+        aux = probe.loss(batch["input_ids"], image_id, batch["image_grid_thw"])
         box_loss = box_probe.loss(box_pos, box)
-        (loss + args.aux_weight * aux + args.box_weight * box_loss).backward()
+        total = loss + args.aux_weight * aux + args.box_weight * box_loss
+        dense_loss = ground_loss = torch.zeros(())
+        if args.dense_weight:
+            dense_loss = dense_probe.loss(batch["input_ids"], image_id, cells)
+            total = total + args.dense_weight * dense_loss
+        if grounding is not None:
+            ground_loss = grounding.loss(batch["input_ids"], image_id, ground, spans)
+            total = total + args.ground_weight * ground_loss
+        total.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -425,8 +708,8 @@ def pretrain(args) -> dict:
         row = None
         if step % 50 == 0:
             row = [step, round(time.time() - t0, 1), f"{lr:.3g}", f"{ema:.4f}", f"{aux.item():.4f}", "", "", ""]
-            log.info("step %d  %.0fs  loss %.4f  aux %.4f  box %.4f  lr %.2g", step, time.time() - t0, ema,
-                     aux.item(), box_loss.item(), lr)
+            log.info("step %d  %.0fs  loss %.4f  aux %.4f  box %.4f  dense %.4f  ground %.4f  lr %.2g", step,
+                     time.time() - t0, ema, aux.item(), box_loss.item(), dense_loss.item(), ground_loss.item(), lr)
         if step % args.eval_every == 0:
             result = evaluate_rec(model, processor, frame, eval_set)
             row = [step, round(time.time() - t0, 1), f"{lr:.3g}", f"{ema:.4f}", f"{aux.item():.4f}",
@@ -437,8 +720,8 @@ def pretrain(args) -> dict:
             writer.writerow(row)
             mf.flush()
         if step % args.save_every == 0:
-            _save(model, processor, probe, box_probe, opt, step, last)
-    _save(model, processor, probe, box_probe, opt, step, last)
+            _save(model, processor, probe, box_probe, dense_probe, opt, step, last)
+    _save(model, processor, probe, box_probe, dense_probe, opt, step, last)
     result = evaluate_rec(model, processor, frame, eval_set)
     writer.writerow([step, round(time.time() - t0, 1), "", f"{ema or 0:.4f}", "", f"{result['acc_at_05']:.4f}",
                      f"{result['acc_at_07']:.4f}", f"{result['mean_iou']:.4f}"])
@@ -452,6 +735,10 @@ def pretrain(args) -> dict:
 
 
 def run(args) -> int:
+    if args.vision_only:
+        result = pretrain_vision(args)
+        print(f"pretrained the vision tower {result['steps']} steps -> {Path(args.out) / 'final'}")
+        return 0
     result = pretrain(args)
     print(f"pretrained {result['steps']} steps: seen-category REC acc@0.5 {result['acc_at_05']:.3f}, "
           f"acc@0.7 {result['acc_at_07']:.3f}, mean IoU {result['mean_iou']:.3f} -> {Path(args.out) / 'final'}")
