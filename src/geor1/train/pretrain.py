@@ -496,6 +496,16 @@ def _lr(step: int, base: float, warmup: int, decay: int) -> float:
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def _schedule(args, opt, step: int, elapsed: float) -> float | None:
+    """Set and return this step's learning rate; None once ``--steps`` or ``--minutes`` is used up."""
+    if (args.steps is not None and step >= args.steps) or (args.steps is None and elapsed > args.minutes * 60):
+        return None
+    lr = _lr(step, args.lr, args.warmup, args.decay_steps)
+    for g in opt.param_groups:
+        g["lr"] = lr
+    return lr
+
+
 def _save(model, processor, probe, box_probe, dense_probe, opt, step: int, folder: Path) -> None:
     tmp = folder.with_name(folder.name + ".tmp")
     model.save_pretrained(tmp)
@@ -577,14 +587,12 @@ def pretrain_vision(args) -> dict:
     mf = open(out / "metrics.csv", "w", newline="")
     writer = csv.writer(mf)
     writer.writerow(["step", "seconds", "lr", "loss", "presence_f1", "centre_f1", "box_iou"])
-    t0, step, limit = time.time(), 0, args.minutes * 60
+    t0, step = time.time(), 0
     stats = []
     for batch in loader:
-        if (args.steps is not None and step >= args.steps) or (args.steps is None and time.time() - t0 > limit):
+        lr = _schedule(args, opt, step, time.time() - t0)
+        if lr is None:
             break
-        lr = _lr(step, args.lr, args.warmup, args.decay_steps)
-        for g in opt.param_groups:
-            g["lr"] = lr
         feats = visual(batch["pixel_values"], grid_thw=batch["image_grid_thw"]).pooler_output
         pred, cells = probe(feats), batch["cells"]
         loss = torch.nn.functional.binary_cross_entropy_with_logits(pred[:, :k + 1], cells[:, :k + 1])
@@ -674,16 +682,13 @@ def pretrain(args) -> dict:
     if new_file:
         writer.writerow(["step", "seconds", "lr", "loss", "aux_loss", "acc_at_05", "acc_at_07", "mean_iou"])
     t0 = time.time()
-    limit = args.minutes * 60
     model.train()
     result = {}
     ema = None
     for batch in loader:
-        if (args.steps is not None and step >= args.steps) or (args.steps is None and time.time() - t0 > limit):
+        lr = _schedule(args, opt, step, time.time() - t0)
+        if lr is None:
             break
-        lr = _lr(step, args.lr, args.warmup, args.decay_steps)
-        for g in opt.param_groups:
-            g["lr"] = lr
         box_pos, box, cells = batch.pop("box_pos"), batch.pop("box"), batch.pop("cells")
         ground, spans = batch.pop("ground"), batch.pop("ground_span")
         output = model(**batch)
