@@ -104,3 +104,17 @@ def test_shipped_tiny_files_are_what_the_build_makes(tmp_path):
     assert shipped == sorted(p.name for p in tmp_path.iterdir())
     for name in shipped:
         assert (tmp_path / name).read_bytes() == (TINY_DIR / name).read_bytes(), name
+
+
+def test_a_checkpoint_can_declare_its_answer_frame(tmp_path):
+    from geor1.engine.cli import resolve_frame
+    from geor1.models import answer_frame
+
+    model, processor = load("tiny")
+    assert answer_frame(model, processor).name == "qwen2.5-vl"
+    model.config.geor1_answer_frame = "norm100"
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    reloaded, processor = load(str(tmp_path))
+    assert answer_frame(reloaded, processor).name == "norm100"
+    assert resolve_frame(str(tmp_path)).name == "norm100"  # the data engine writes records in that frame

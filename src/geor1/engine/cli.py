@@ -81,14 +81,13 @@ def resolve_frame(spec: str, min_pixels: int | None = None, max_pixels: int | No
         return get_frame(spec, min_pixels=min_pixels, max_pixels=max_pixels)
     from transformers import AutoConfig
 
-    from geor1.models import TINY_NAMES, load_processor
-    from geor1.models.processor import processor_pixels
+    from geor1.models import TINY_NAMES, config_frame, load_processor
 
     path = str(TINY_NAMES.get(spec, spec))
     if not os.path.isdir(path) and "/" not in spec:
         raise ValueError(f"--frame {spec!r} is neither a frame ({', '.join(FRAMES)}) nor a model")
-    lo, hi = processor_pixels(load_processor(path, min_pixels=min_pixels, max_pixels=max_pixels))
-    return get_frame(AutoConfig.from_pretrained(path).model_type, min_pixels=lo, max_pixels=hi)
+    return config_frame(AutoConfig.from_pretrained(path),
+                        load_processor(path, min_pixels=min_pixels, max_pixels=max_pixels))
 
 
 def build_teacher(args):

@@ -378,10 +378,9 @@ def device_and_dtype(device: str | None, dtype: str | None) -> tuple[str, str]:
 def _vllm_frame(model_path: str, processor) -> Frame:
     from transformers import AutoConfig
 
-    from geor1.models.processor import processor_pixels
+    from geor1.models import config_frame
 
-    lo, hi = processor_pixels(processor)
-    return get_frame(AutoConfig.from_pretrained(model_path).model_type, min_pixels=lo, max_pixels=hi)
+    return config_frame(AutoConfig.from_pretrained(model_path), processor)
 
 
 def _peak_memory_mb(device: str) -> dict:

@@ -94,10 +94,15 @@ def load(name_or_path: str = "tiny", *, checkpoint: str | None = None, dtype: st
     return model, processor
 
 
-def answer_frame(model, processor) -> Frame:
-    """The coordinate frame ``model`` answers in, given the processor's resize bounds: its family's
-    (Qwen2.5-VL: pixels of the resized input), unless the checkpoint was trained in another one and
-    says so in ``config.json`` as ``"geor1_answer_frame"`` (the shipped tiny model answers on 0-100)."""
+def config_frame(config, processor) -> Frame:
+    """The coordinate frame of a checkpoint's ``config``, given the processor's resize bounds: its
+    family's (Qwen2.5-VL: pixels of the resized input), unless the checkpoint was trained in another
+    one and says so in ``config.json`` as ``"geor1_answer_frame"`` (the shipped tiny model: 0-100)."""
     lo, hi = processor_pixels(processor)
-    name = getattr(model.config, "geor1_answer_frame", None) or model.config.model_type
+    name = getattr(config, "geor1_answer_frame", None) or config.model_type
     return get_frame(name, min_pixels=lo, max_pixels=hi)
+
+
+def answer_frame(model, processor) -> Frame:
+    """The coordinate frame ``model`` answers in (see :func:`config_frame`)."""
+    return config_frame(model.config, processor)
