@@ -68,14 +68,18 @@ def test_quick_pipeline_writes_its_eval_summaries_and_resumes(tmp_path, capsys):
 
     # The targets follow from the summaries, not from text written by hand.
     acc = lambda run, style: metrics(out, f"rec/{run}-2shot", f"eval-{style}", "rec")["acc_at_05"]
-    expected = [acc("grpo", "A") >= acc("sft", "A") + 0.05,
+    expected = [metrics(out, "rec/base", "eval-seen", "rec")["acc_at_05"] >= 0.40,
+                acc("grpo", "A") >= acc("sft", "A") + 0.05,
                 acc("grpo", "A") > acc("sft", "A") and acc("grpo", "B") > acc("sft", "B"),
                 metrics(out, "cv/geo-sft-grpo", "eval", "crossview")["accuracy"] >= 0.6]
     assert [r["met"] for r in table(text, "| target |")] == ["yes" if e else "no" for e in expected]
 
     # Every step's command is on the page; a rerun runs nothing and writes the same page.
     steps = sorted((out / "steps").rglob("*.json"))
-    assert len(steps) == 4 + 2 + 2 * 3 * 3 + 3 + 3 + 4  # data, base evals, REC runs + evals, cv data, runs, evals
+    # data, base evals, seen-category data + eval, REC runs + evals, cv data, runs, evals
+    assert len(steps) == 4 + 2 + 2 + 2 * 3 * 3 + 3 + 3 + 4
+    seen = metrics(out, "rec/base", "eval-seen", "rec")
+    assert f"Acc@0.5 {100 * seen['acc_at_05']:.1f}" in text
     for marker in steps:
         assert json.loads(marker.read_text())["command"] in text
     capsys.readouterr()
