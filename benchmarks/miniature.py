@@ -35,10 +35,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CV_PIXELS = 12544  # 112 x 112 per image, as recipes tiny/grpo_crossview and tiny/sft_crossview
 
-# Step counts for about 45 minutes in all: a default REC GRPO step (16 completions, 117 tokens on
-# average) took 7.7 s with one torch thread on the 2 shared cores (6-24 s with two: the threads of
-# concurrent jobs fight); a 64-sample evaluation 12 s of generation.
-FULL = dict(pool=150, test=64, shots=[1, 5, 10], rec_tokens=160, sft_steps=20, rl_steps=20,
+# Step counts for about 45 minutes in all: a REC GRPO step with think-first completions (16 of them,
+# 117 tokens on average) took 7.7 s with one torch thread on the 2 shared cores (6-24 s with two: the
+# threads of concurrent jobs fight); answer-only completions (about 30 tokens) are several times
+# cheaper, so the REC runs take 40 steps. A 64-sample evaluation: about 12 s of generation.
+FULL = dict(pool=150, test=64, shots=[1, 5, 10], rec_tokens=48, sft_steps=40, rl_steps=40,
             cv_train=200, cv_test=64, cv_tokens=384, cv_sft_steps=50, cv_rl_steps=20,
             rl_set=[], sft_set=[], save_steps=10)
 QUICK = dict(pool=20, test=4, shots=[1, 2], rec_tokens=16, sft_steps=2, rl_steps=1,
@@ -101,19 +102,20 @@ def plan(cfg: dict, out: Path, model: str, seed: int) -> list[Step]:
             add(f"rec/{name}/eval-{style}", *_eval(m, data / f"rec_test_{style}", out / "rec" / name / f"eval-{style}",
                                                    cfg["rec_tokens"], extra))
 
-    rec_evals("base", model)
+    # The tiny REC recipes ask for the answer alone (think: false), so every REC model is evaluated so.
+    rec_evals("base", model, ["--no-think"])
     # The base model on the categories it was pretrained on (issue target: Acc@0.5 >= 40 %).
     add("data/rec_seen", "synth", "rec", "--n", cfg["test"], "--seed", seed + 6, "--categories", "seen", "--split",
         "test", "--out", data / "rec_seen")
-    add("rec/base/eval-seen", *_eval(model, data / "rec_seen", out / "rec" / "base" / "eval-seen", cfg["rec_tokens"]))
+    add("rec/base/eval-seen", *_eval(model, data / "rec_seen", out / "rec" / "base" / "eval-seen", cfg["rec_tokens"],
+                                     ["--no-think"]))
     for k in cfg["shots"]:
         for key, (_, method, recipe) in REC_METHODS.items():
             extra = cfg["sft_set"] if method == "sft" else [f"trainer.max_completion_length={cfg['rec_tokens']}",
                                                             *cfg["rl_set"]]
             run = train(f"rec/{key}-{k}shot", method, recipe, model, data / "rec_fs" / f"{k}shot",
                         cfg["sft_steps"] if method == "sft" else cfg["rl_steps"], extra)
-            # The SFT baseline learns the answer alone, asked without the think template: evaluate it so.
-            rec_evals(f"{key}-{k}shot", run / "final", ["--no-think"] if method == "sft" else [])
+            rec_evals(f"{key}-{k}shot", run / "final", ["--no-think"])
 
     for split, n, s in (("train", cfg["cv_train"], 4), ("test", cfg["cv_test"], 5)):
         add(f"data/cv_{split}", "synth", "crossview", "--n", n, "--seed", seed + s, "--size", 112, "--k", 4,
@@ -222,8 +224,9 @@ def results_page(cfg: dict, out: Path, model: str, markers: dict[str, dict], com
         f"from a style-A pool of {cfg['pool']}; SFT {cfg['sft_steps']} steps, GRPO and DAPO {cfg['rl_steps']} steps "
         f"(completions of at most {cfg['rec_tokens']} tokens). Test: {cfg['test']} held-out-category samples in "
         "style A and in style B (the other sensor style: cross-style transfer), greedy decoding. Acc@t = share of "
-        "test samples with IoU > t, in percent. SFT learns the answer alone and is asked without the think "
-        "template, as it was trained; the others are asked with it.",
+        "test samples with IoU > t, in percent. Every model is asked for the answer alone, without the think "
+        "template: the shipped tiny base model was pretrained that way, and the tiny REC recipes (SFT, GRPO, "
+        "DAPO) train that way (see pretraining.md); the GPU recipes think first.",
         "",
         "| method | shots | Acc@0.5 (A) | Acc@0.7 (A) | Acc@0.5 (B) | Acc@0.7 (B) | train (s) | run |",
         "|---|---|---|---|---|---|---|---|",

@@ -21,6 +21,7 @@ log = logging.getLogger("geor1.demo")
 
 FULL = dict(pool=150, test=64, shots=10, steps=100, max_new_tokens=160)
 QUICK = dict(pool=40, test=16, shots=2, steps=10, max_new_tokens=160)
+ANSWER_TOKENS = 48  # an answer without a rationale: {"bbox_2d": [...], "label": "..."} is about 30 tokens
 
 
 def add_arguments(parser) -> None:
@@ -77,16 +78,18 @@ def run(args) -> int:
     write_fewshot(load_dataset(data / "pool"), data / "fewshot", [cfg["shots"]], seed=args.seed)
     train_dir = data / "fewshot" / f"{cfg['shots']}shot"
 
+    # The recipe says whether the model is asked to think first; evaluation asks the same way.
+    recipe = load_recipe("tiny/grpo_rec", [f"model.name={model}", f"data.train=[{train_dir}]",
+                                           f"trainer.output_dir={out / 'grpo'}", f"trainer.max_steps={cfg['steps']}",
+                                           "trainer.save_steps=1000000", "trainer.report_to=[]",
+                                           f"trainer.seed={args.seed}"])
+    tokens = cfg["max_new_tokens"] if recipe.data.think else ANSWER_TOKENS
+    recipe.trainer["max_completion_length"] = tokens
     print(f"[2/5] evaluating the base model ({model})")
-    ev = dict(batch_size=16, max_new_tokens=cfg["max_new_tokens"], think=True, progress=False)
+    ev = dict(batch_size=16, max_new_tokens=tokens, think=recipe.data.think, progress=False)
     before = evaluate(model, data / "test", out / "eval_before", **ev)
 
     print(f"[3/5] GRPO on {len(load_dataset(train_dir))} few-shot samples for {cfg['steps']} steps")
-    recipe = load_recipe("tiny/grpo_rec", [f"model.name={model}", f"data.train=[{train_dir}]",
-                                           f"trainer.output_dir={out / 'grpo'}", f"trainer.max_steps={cfg['steps']}",
-                                           f"trainer.max_completion_length={cfg['max_new_tokens']}",
-                                           "trainer.save_steps=1000000", "trainer.report_to=[]",
-                                           f"trainer.seed={args.seed}"])
     train(recipe, resume=False)
 
     print("[4/5] evaluating the fine-tuned model")
