@@ -6,7 +6,8 @@
 1. GeoSynth makes a few-shot REC benchmark on the held-out categories (never seen in pretraining):
    a pool from which ``--shots`` samples per category are taken for training, and a disjoint test set.
 2. The shipped tiny base model (``tiny-geosynth``) is evaluated on the test set.
-3. GRPO fine-tunes it on the few-shot set (recipe ``tiny/grpo_rec``: format + IoU rewards).
+3. GRPO fine-tunes it on the few-shot set (recipe ``tiny/grpo_rec``: the IoU reward; the tiny model
+   answers without a rationale, see docs/pretraining.md).
 4. The fine-tuned model is evaluated again; an HTML report and a before/after table are written.
 """
 
