@@ -292,13 +292,19 @@ def _cell_edges(width: int, height: int, grid) -> tuple[torch.Tensor, torch.Tens
     return torch.linspace(0, width, gw + 1), torch.linspace(0, height, gh + 1), gh, gw
 
 
-def cell_overlap(box, width: int, height: int, grid) -> torch.Tensor:
-    """Share of ``box``'s area in each merged image token's cell (row-major, as the model lays them out)."""
-    xe, ye, gh, gw = _cell_edges(width, height, grid)
+def _cell_areas(box, xe: torch.Tensor, ye: torch.Tensor) -> torch.Tensor:
+    """Area of ``box`` inside each cell of the grid with edges ``xe``/``ye`` (row-major, flat)."""
     x1, y1, x2, y2 = (float(v) for v in box)
     ox = (torch.minimum(xe[1:], torch.tensor(x2)) - torch.maximum(xe[:-1], torch.tensor(x1))).clamp(min=0)
     oy = (torch.minimum(ye[1:], torch.tensor(y2)) - torch.maximum(ye[:-1], torch.tensor(y1))).clamp(min=0)
-    area = (oy[:, None] * ox[None, :]).flatten()
+    return (oy[:, None] * ox[None, :]).flatten()
+
+
+def cell_overlap(box, width: int, height: int, grid) -> torch.Tensor:
+    """Share of ``box``'s area in each merged image token's cell (row-major, as the model lays them out)."""
+    xe, ye, gh, gw = _cell_edges(width, height, grid)
+    x1, y1 = float(box[0]), float(box[1])
+    area = _cell_areas(box, xe, ye)
     if area.sum() <= 0:  # a degenerate box: the cell holding its corner
         c = min(int(x1 / width * gw), gw - 1) + gw * min(int(y1 / height * gh), gh - 1)
         area[c] = 1.0
@@ -336,9 +342,7 @@ def object_targets(sample, grid, relative: bool = False) -> torch.Tensor:
         if category not in CATEGORIES:
             continue
         x1, y1, x2, y2 = (float(v) for v in box)
-        ox = (torch.minimum(xe[1:], torch.tensor(x2)) - torch.maximum(xe[:-1], torch.tensor(x1))).clamp(min=0)
-        oy = (torch.minimum(ye[1:], torch.tensor(y2)) - torch.maximum(ye[:-1], torch.tensor(y1))).clamp(min=0)
-        share = (oy[:, None] * ox[None, :]).flatten() / cell_area
+        share = _cell_areas(box, xe, ye) / cell_area
         col = CATEGORIES.index(category)
         out[:, col] = torch.maximum(out[:, col], (share > 0.1).float())
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
