@@ -103,10 +103,15 @@ def test_object_targets_relative_boxes_in_cell_widths():
     assert torch.allclose(t[0, k + 1:], torch.tensor([-56, -56, 44, -6]) / 112)
 
 
-def test_box_iou_hand_checked():
-    a = torch.tensor([[0.0, 0, 2, 2], [0, 0, 1, 1]])
-    b = torch.tensor([[1.0, 1, 3, 3], [2, 2, 3, 3]])
-    assert torch.allclose(pretrain.box_iou(a, b), torch.tensor([1 / 7, 0.0]))
+def test_dense_loss_regresses_only_centre_boxes():
+    k = 2
+    cells = torch.tensor([[1.0, 0, 1, 0.5, 0.5, 1, 1], [0, 1, 0, 9, 9, 9, 9]])  # row 1 is no centre
+    pred = cells.clone()
+    pred[:, :k + 1] = torch.where(cells[:, :k + 1] > 0, 20.0, -20.0)
+    assert float(pretrain.dense_loss(pred, cells, k)) < 1e-6  # the non-centre row's box is not compared
+    worse = pred.clone()
+    worse[0, k + 1] += 1.0
+    assert float(pretrain.dense_loss(worse, cells, k)) == pytest.approx(0.25, abs=1e-6)  # mse over 4 coordinates
 
 
 def test_grounding_loss_prefers_attention_on_the_target():

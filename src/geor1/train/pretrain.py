@@ -292,6 +292,11 @@ def _cell_edges(width: int, height: int, grid) -> tuple[torch.Tensor, torch.Tens
     return torch.linspace(0, width, gw + 1), torch.linspace(0, height, gh + 1), gh, gw
 
 
+def _cell_index(x: float, y: float, width: int, height: int, gh: int, gw: int) -> int:
+    """Row-major index of the cell (of a gh x gw grid over the image) that holds the point (x, y)."""
+    return min(int(x / width * gw), gw - 1) + gw * min(int(y / height * gh), gh - 1)
+
+
 def _cell_areas(box, xe: torch.Tensor, ye: torch.Tensor) -> torch.Tensor:
     """Area of ``box`` inside each cell of the grid with edges ``xe``/``ye`` (row-major, flat)."""
     x1, y1, x2, y2 = (float(v) for v in box)
@@ -303,22 +308,18 @@ def _cell_areas(box, xe: torch.Tensor, ye: torch.Tensor) -> torch.Tensor:
 def cell_overlap(box, width: int, height: int, grid) -> torch.Tensor:
     """Share of ``box``'s area in each merged image token's cell (row-major, as the model lays them out)."""
     xe, ye, gh, gw = _cell_edges(width, height, grid)
-    x1, y1 = float(box[0]), float(box[1])
     area = _cell_areas(box, xe, ye)
     if area.sum() <= 0:  # a degenerate box: the cell holding its corner
-        c = min(int(x1 / width * gw), gw - 1) + gw * min(int(y1 / height * gh), gh - 1)
-        area[c] = 1.0
+        area[_cell_index(float(box[0]), float(box[1]), width, height, gh, gw)] = 1.0
     return area / area.sum()
 
 
 def grounding_target(box, width: int, height: int, grid) -> torch.Tensor:
     """Where the grounding head should look: half on the cell holding the box's centre (the token the
     dense probe makes carry the whole box), half over the box's cells in proportion to its area there."""
-    _, h, w = grid
-    gh, gw = h // 2, w // 2
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    _, _, gh, gw = _cell_edges(width, height, grid)
     centre = torch.zeros(gh * gw)
-    centre[min(int(cx / width * gw), gw - 1) + gw * min(int(cy / height * gh), gh - 1)] = 1.0
+    centre[_cell_index((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, width, height, gh, gw)] = 1.0
     return 0.5 * centre + 0.5 * cell_overlap(box, width, height, grid)
 
 
@@ -345,8 +346,7 @@ def object_targets(sample, grid, relative: bool = False) -> torch.Tensor:
         share = _cell_areas(box, xe, ye) / cell_area
         col = CATEGORIES.index(category)
         out[:, col] = torch.maximum(out[:, col], (share > 0.1).float())
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        c = min(int(cx / sample.width * gw), gw - 1) + gw * min(int(cy / sample.height * gh), gh - 1)
+        c = _cell_index((x1 + x2) / 2, (y1 + y2) / 2, sample.width, sample.height, gh, gw)
         size = (x2 - x1) * (y2 - y1)
         out[c, col] = 1.0
         if size > best[c]:
@@ -360,6 +360,17 @@ def object_targets(sample, grid, relative: bool = False) -> torch.Tensor:
                 out[c, k + 1:] = torch.tensor([x1 / sample.width, y1 / sample.height, x2 / sample.width,
                                                y2 / sample.height]) * 2 - 1
     return out
+
+
+def dense_loss(pred: torch.Tensor, cells: torch.Tensor, k: int, regression=torch.nn.functional.mse_loss):
+    """Loss of per-token predictions against :func:`object_targets`: binary cross-entropy on the k
+    category columns and the centre flag, plus ``regression`` on the boxes of the centre tokens."""
+    cells = cells.to(pred.dtype)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(pred[:, :k + 1], cells[:, :k + 1])
+    centre = cells[:, k] > 0
+    if centre.any():
+        loss = loss + regression(pred[centre, k + 1:], cells[centre, k + 1:])
+    return loss
 
 
 class DenseProbe(torch.nn.Module):
@@ -376,14 +387,7 @@ class DenseProbe(torch.nn.Module):
         self.source = (position_probe,)  # a tuple: not a submodule, its parameters are trained once
 
     def loss(self, input_ids, image_token_id, cells):
-        h = self.source[0].hidden[input_ids == image_token_id]
-        out = self.linear(h)
-        cells = cells.to(h.dtype)
-        bce = torch.nn.functional.binary_cross_entropy_with_logits(out[:, :self.k + 1], cells[:, :self.k + 1])
-        centre = cells[:, self.k] > 0
-        if not centre.any():
-            return bce
-        return bce + torch.nn.functional.mse_loss(out[centre, self.k + 1:], cells[centre, self.k + 1:])
+        return dense_loss(self.linear(self.source[0].hidden[input_ids == image_token_id]), cells, self.k)
 
 
 class GroundingHead:
@@ -500,6 +504,11 @@ def _lr(step: int, base: float, warmup: int, decay: int) -> float:
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def _pixels(args) -> dict:
+    """The processor's resize bounds from ``--pixels`` (none: the checkpoint's own)."""
+    return {"min_pixels": args.pixels, "max_pixels": args.pixels} if args.pixels else {}
+
+
 def _schedule(args, opt, step: int, elapsed: float) -> float | None:
     """Set and return this step's learning rate; None once ``--steps`` or ``--minutes`` is used up."""
     if (args.steps is not None and step >= args.steps) or (args.steps is None and elapsed > args.minutes * 60):
@@ -550,15 +559,6 @@ def _collate_vision(batch):
     return {key: torch.cat([b[key] for b in batch]) for key in batch[0]}
 
 
-def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """IoU of matching rows of two (N, 4) box tensors."""
-    w = (torch.minimum(a[:, 2], b[:, 2]) - torch.maximum(a[:, 0], b[:, 0])).clamp(min=0)
-    h = (torch.minimum(a[:, 3], b[:, 3]) - torch.maximum(a[:, 1], b[:, 1])).clamp(min=0)
-    inter = w * h
-    area = lambda x: (x[:, 2] - x[:, 0]).clamp(min=0) * (x[:, 3] - x[:, 1]).clamp(min=0)
-    return inter / (area(a) + area(b) - inter).clamp(min=1e-9)
-
-
 def pretrain_vision(args) -> dict:
     """Phase 0: the vision tower alone learns to see objects — per merged token, the categories covering
     it, whether an object is centred in it and that object's box relative to the cell — through a
@@ -567,13 +567,13 @@ def pretrain_vision(args) -> dict:
     from geor1.models import load
     from geor1.synth import parse_categories
     from geor1.synth.scene import CATEGORIES
+    from geor1.tasks.boxes import paired_iou
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    pixels = {"min_pixels": args.pixels, "max_pixels": args.pixels} if args.pixels else {}
-    model, processor = load(args.init, seed=args.seed, **pixels)
+    model, processor = load(args.init, seed=args.seed, **_pixels(args))
     visual = model.model.visual
     k = len(CATEGORIES)
     probe = torch.nn.Linear(model.config.text_config.hidden_size, k + 5)
@@ -599,10 +599,7 @@ def pretrain_vision(args) -> dict:
             break
         feats = visual(batch["pixel_values"], grid_thw=batch["image_grid_thw"]).pooler_output
         pred, cells = probe(feats), batch["cells"]
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(pred[:, :k + 1], cells[:, :k + 1])
-        centre = cells[:, k] > 0
-        if centre.any():
-            loss = loss + torch.nn.functional.smooth_l1_loss(pred[centre, k + 1:], cells[centre, k + 1:])
+        loss = dense_loss(pred, cells, k, torch.nn.functional.smooth_l1_loss)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -610,8 +607,10 @@ def pretrain_vision(args) -> dict:
         step += 1
         with torch.no_grad():
             f1 = lambda p, t: float(2 * (p & t).sum() / max(1, int(p.sum() + t.sum())))
+            centre = cells[:, k] > 0
+            iou = paired_iou(pred[centre, k + 1:].numpy(), cells[centre, k + 1:].numpy())
             stats.append([loss.item(), f1(pred[:, :k] > 0, cells[:, :k] > 0), f1(pred[:, k] > 0, centre),
-                          float(box_iou(pred[centre, k + 1:], cells[centre, k + 1:]).mean()) if centre.any() else 0])
+                          float(iou.mean()) if len(iou) else 0])
         if step % 50 == 0:
             m = np.mean(stats, axis=0)
             stats = []
@@ -636,9 +635,8 @@ def pretrain(args) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     last = out / "last"
     resume = args.resume and (last / "trainer_state.pt").is_file()
-    pixels = {"min_pixels": args.pixels, "max_pixels": args.pixels} if args.pixels else {}
     model, processor = load(str(last) if resume else args.init, seed=args.seed,
-                            attn_implementation="eager" if args.ground_weight else None, **pixels)
+                            attn_implementation="eager" if args.ground_weight else None, **_pixels(args))
     if args.frame:
         from geor1.coords import get_frame
 
