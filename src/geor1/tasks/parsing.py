@@ -289,9 +289,13 @@ def objects_to_pixels(objects: list[dict], frame: str | Frame, width: int, heigh
     return boxes, points
 
 
+def _decimal(frame: Frame) -> bool:
+    """Small normalized frames (0-1) need decimals; every other frame answers in integers."""
+    return frame.kind == "normalized" and frame.scale < 100
+
+
 def _round_for(frame: Frame, values: np.ndarray) -> list:
-    # Small normalized frames (0-1) need decimals; every other frame answers in integers.
-    if frame.kind == "normalized" and frame.scale < 100:
+    if _decimal(frame):
         return [round(float(v), 3) for v in values]
     return [round(float(v)) for v in values]
 
@@ -311,7 +315,7 @@ def point_in_frame(point, frame: str | Frame, width: int, height: int) -> list:
     f = get_frame(frame)
     fw, fh = f.extent(width, height)
     p = to_frame(point, f, width, height)
-    if f.kind == "normalized" and f.scale < 100:
+    if _decimal(f):
         return _round_for(f, np.clip(p, 0, [fw, fh]))
     return [int(v) for v in np.clip(np.floor(p), 0, [max(0, np.ceil(fw) - 1), max(0, np.ceil(fh) - 1)])]
 
