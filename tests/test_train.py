@@ -180,3 +180,19 @@ def test_accelerate_two_cpu_processes_run_grpo(tmp_path):
     rows = list(csv.DictReader(open(out / "completions.csv")))
     assert {r["reward"] for r in rows} == {"format", "rec_iou"}
     assert len(rows) == 8
+
+
+def test_initial_weights_are_written_once(tmp_path):
+    """A second run into the same output folder (a resume) keeps the weights written first."""
+    from geor1.models import load
+    from geor1.train.run import _materialise_initial_weights
+
+    first, processor = load("tiny")
+    _materialise_initial_weights(first, processor, tmp_path)
+    weights = tmp_path / "initial" / "model.safetensors"
+    before = weights.read_bytes()
+    second, _ = load("tiny")
+    _materialise_initial_weights(second, processor, tmp_path)
+    assert weights.read_bytes() == before
+    assert second.config._name_or_path == str(tmp_path / "initial")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["initial"]

@@ -47,13 +47,19 @@ def _load_model(recipe: Recipe):
 def _materialise_initial_weights(model, processor, out: Path) -> None:
     """TRL builds the KL reference model by re-loading the policy from ``config._name_or_path``. A
     randomly initialised tiny model has no weights there, so save the initial weights once and point
-    the config at them (the reference is then exactly the starting policy)."""
+    the config at them (the reference is then exactly the starting policy).
+    In a distributed run every process gets here with the same seeded weights; transformers writes
+    only on rank 0, so the others wait for it before anyone loads the folder."""
+    import torch.distributed as dist
+
     src = Path(model.config._name_or_path or "")
     if src.is_dir() and not any(src.glob("*.safetensors")):
         init = out / "initial"
         if not (init / "model.safetensors").is_file():
             model.save_pretrained(init)
             processor.save_pretrained(init)
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
         model.config._name_or_path = str(init)
 
 
