@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
@@ -388,6 +389,7 @@ def feasible_gsd(category: str) -> tuple[float, float]:
     return lo, hi
 
 
+@lru_cache(maxsize=4096)  # called for every placement try, with a handful of GSDs per scene
 def length_range_at(category: str, gsd_ref: float) -> tuple[float, float] | None:
     """Object lengths (m) that render within the category's pixel bounds at ``gsd_ref``; None if none do."""
     s = CATEGORY_SPECS[category]
@@ -463,6 +465,23 @@ def _crop(a: np.ndarray, a_t: np.ndarray, size: int, key: tuple[int, int, int]) 
         return c[:: -1 if flip & 2 else 1, :: -1 if flip & 1 else 1]
     c = a[oy : oy + size, ox : ox + size]
     return c[:: -1 if flip & 1 else 1, :: -1 if flip & 2 else 1]
+
+
+def _choose(cond: np.ndarray, yes: int, no: int) -> np.ndarray:
+    """uint8 labels: ``yes`` where the boolean array ``cond`` holds, else ``no``. Arithmetic on the mask's bytes
+    (modulo 256, so ``yes`` below ``no`` works too) is several times faster than ``np.where`` with scalars."""
+    out = cond.view(np.uint8) * np.uint8((yes - no) % 256)
+    out += np.uint8(no)
+    return out
+
+
+def _paint(labels: np.ndarray, cond: np.ndarray, value) -> None:
+    """``labels[cond] = value`` for a uint8 array (``value`` a scalar or an array of the same shape), in
+    place: ``labels += cond * (value - labels)`` modulo 256, a few whole-array steps instead of a masked
+    assignment, which is several times slower."""
+    step = np.subtract(value, labels, dtype=np.uint8)
+    step *= cond.view(np.uint8)
+    labels += step
 
 
 def _crop_key(rng: np.random.Generator, size: int) -> tuple[int, int, int]:
@@ -1003,8 +1022,13 @@ def _project(
     return out
 
 
-def _to_px(part: Part, cx: float, cy: float, theta: float, ppm: float, lift: np.ndarray | None) -> np.ndarray:
-    return _project([part], cx, cy, theta, ppm, lift)[0][0]
+def _draw_into(pixels: np.ndarray) -> ImageDraw.ImageDraw:
+    """A Pillow drawing context that draws straight into ``pixels`` (a C-contiguous 2-D uint8 array): no image,
+    no byte copies in and out."""
+    h, w = pixels.shape
+    image = Image.frombuffer("L", (w, h), pixels, "raw", "L", 0, 1)  # shares pixels' memory
+    image.readonly = 0  # frombuffer marks it read-only, and drawing would then copy it
+    return ImageDraw.Draw(image)
 
 
 class _Canvas:
@@ -1015,9 +1039,7 @@ class _Canvas:
     def __init__(self, size: int):
         self.size = size
         self.pixels = np.zeros((size, size), np.uint8)
-        image = Image.frombuffer("L", (size, size), self.pixels, "raw", "L", 0, 1)  # shares self.pixels
-        image.readonly = 0  # frombuffer marks it read-only, and drawing would then copy it
-        self.draw = ImageDraw.Draw(image)
+        self.draw = _draw_into(self.pixels)
 
     def raster(self, polys: list[tuple[np.ndarray, int, bool]], *, clip: bool) -> tuple[int, int, np.ndarray] | None:
         """Draw (points, value, is_line) in image pixels; returns (x0, y0, uint8 patch) cropped tight to the
@@ -1044,13 +1066,20 @@ class _Canvas:
             elif len(xy) >= 6:
                 self.draw.polygon(xy, fill=value)
         region = self.pixels[y0:y1, x0:x1]  # holds all that was drawn (Pillow clips at the canvas border)
-        rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
-        if not len(rows):
+        # the drawn pixels' bounds, from Pillow's own image (several times faster than numpy on a small region)
+        bounds = self.draw.im.crop((x0, y0, x1, y1)).getbbox()
+        if bounds is None:
             return None
-        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        c0, r0, c1, r1 = bounds
         patch = region[r0:r1, c0:c1].copy()
         region[:] = 0
         return x0 + c0, y0 + r0, patch
+
+
+@lru_cache(maxsize=16)
+def _canvas(size: int, thread: int) -> _Canvas:
+    """A canvas per image size and thread, reused from scene to scene (raster leaves it blank)."""
+    return _Canvas(size)
 
 
 def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
@@ -1117,7 +1146,7 @@ class _Planner:
             np.array(style.view_tilt) * self.ppm,
         )
         self.bank = _bank(size)
-        self.canvas = _Canvas(size)
+        self.canvas = _canvas(size, threading.get_ident())
         self.use = np.zeros((size, size), np.uint8)
         self.occ = np.zeros((size, size), bool)
         self.shade = np.zeros((size, size), bool)
@@ -1154,14 +1183,16 @@ class _Planner:
         if self.setting in ("suburban", "farmland", "urban", "snow"):
             self._trees()
         self.use = np.take(_USE, self.label)
-        self.use[self.ground_shade] = self.TREE
+        _paint(self.use, self.ground_shade, self.TREE)
 
     def ground_brightness(self) -> np.ndarray:
         """(size, size) float32: each ground pixel's brightness relative to its label's colour (noise and furrows)."""
         lab = self.label.astype(np.intp)  # converted once, not in each look-up
         bright = np.take(_AMP_MID, lab)
         bright *= self.mid
-        bright += np.take(_AMP_FINE, lab) * self.fine
+        grain = np.take(_AMP_FINE, lab)
+        grain *= self.fine
+        bright += grain
         bright += 1.0
         if self.extra is not None:
             bright += self.extra
@@ -1196,20 +1227,20 @@ class _Planner:
             label[((u - iu * pu) < 1.3) | ((v - iv * pv) < 1.3)] = L["dry"]  # field margins and tracks
             return label
         if s == "urban":
-            return np.where(low > 0.9, L["lawn"], L["paving"]).astype(np.uint8)
+            return _choose(low > 0.9, L["lawn"], L["paving"])
         if s == "suburban":
-            label = np.where(low > 0.1, L["lawn"], L["grass"]).astype(np.uint8)
-            label[low < -1.3] = L["soil"]
+            label = _choose(low > 0.1, L["lawn"], L["grass"])
+            _paint(label, low < -1.3, L["soil"])
             return label
         if s == "industrial":
-            return np.where(low > 0.3, L["soil"], L["gravel"]).astype(np.uint8)
+            return _choose(low > 0.3, L["soil"], L["gravel"])
         if s == "desert":
             ang = math.radians(rng.uniform(0, 180))
             phase = (X * math.cos(ang) + Y * math.sin(ang)) * (2 * math.pi / self.px(45)) + 2.5 * low
             self.extra = np.sin(phase) * np.float32(0.05)
             return np.full((S, S), L["sand"], np.uint8)
         # snow, with ragged rock outcrops on the ridges
-        return np.where(low + 0.6 * self.mid > 1.5, L["rock"], L["snow"]).astype(np.uint8)
+        return _choose(low + 0.6 * self.mid > 1.5, L["rock"], L["snow"])
 
     def _water_depth(self, kind: str) -> np.ndarray:
         """Choose the water body; returns its depth in pixels from the shore (positive in the water), float32: the
@@ -1247,13 +1278,12 @@ class _Planner:
 
     def _flood(self, depth: np.ndarray) -> None:
         # depth in pixels -> one of N_WATER shades, shallow at the shore
-        level = np.clip(depth * (N_WATER / max(3.0, self.px(20))), 0, N_WATER - 1).astype(np.uint8)
-        wet = depth > 0
-        shore = (depth > -max(1.5, self.px(4))) & ~wet
+        level = depth * (N_WATER / max(3.0, self.px(20)))
+        level = np.clip(level, 0, N_WATER - 1, out=level).astype(np.uint8)
+        level += GROUND["water0"]
         beach = GROUND["sand"] if self.water["kind"] == "coast" and self.setting != "snow" else GROUND["bank"]
-        self.label = np.where(wet, GROUND["water0"] + level, np.where(shore, beach, self.label)).astype(
-            np.uint8
-        )
+        _paint(self.label, depth > -max(1.5, self.px(4)), beach)  # the shore, then the water over it
+        _paint(self.label, depth > 0, level)
 
     def _trees(self) -> None:
         S = self.size
@@ -1270,7 +1300,7 @@ class _Planner:
         sh[max(0, dy) : S + min(0, dy), max(0, dx) : S + min(0, dx)] = tree[
             max(0, -dy) : S - max(0, dy), max(0, -dx) : S - max(0, dx)
         ]
-        self.label[tree] = GROUND["tree"]
+        _paint(self.label, tree, GROUND["tree"])
         self.ground_shade = sh & cover & ~tree  # tree shadows fall on the open ground left (trees are not cover)
 
     def _draw_road(self, draw: ImageDraw.ImageDraw, x: float, y: float, angle: float, width: float) -> None:
@@ -1300,8 +1330,8 @@ class _Planner:
 
     def _roads(self, n_bridges: int, n_roads: int) -> None:
         S, rng = self.size, self.rng
-        img = Image.fromarray(self.label)
-        draw = ImageDraw.Draw(img)
+        self.label = np.ascontiguousarray(self.label)
+        draw = _draw_into(self.label)
         w = self.water
         if w and w["kind"] == "river" and n_bridges:
             tdir = np.array([-w["normal"][1], w["normal"][0]])  # along the river
@@ -1339,8 +1369,6 @@ class _Planner:
                     angle = (self.roads[0]["angle"] + (90 if k == 1 else 0) + rng.uniform(-3, 3)) % 180
                 p = rng.uniform(0.15, 0.85, 2) * S
             self._draw_road(draw, float(p[0]), float(p[1]), angle, width)
-        if self.roads:
-            self.label = np.array(img)
 
     # ------------------------------------------------------------------ sites
     def add_site(
@@ -1351,21 +1379,19 @@ class _Planner:
         part = Part(_rect(-length_px / 2, length_px / 2, -width_px / 2, width_px / 2), 1)
         surface = {"parking": GROUND["asphalt"], "apron": GROUND["concrete"], "pad": GROUND["gravel"]}[kind]
         mark = GROUND["mark_white" if kind == "parking" else "mark_yellow"]
-        polys = [(_to_px(part, cx, cy, angle, 1.0, None), surface, False)]
+        lines = []  # painted markings, each ((u0, v0), (u1, v1)) in px
         if kind == "parking":
-            stall = self.px(2.6)
-            for u in np.arange(-length_px / 2 + stall, length_px / 2 - 0.5, stall):
-                for v0, v1 in (
-                    (-width_px / 2, -width_px / 2 + self.px(5)),
-                    (width_px / 2 - self.px(5), width_px / 2),
-                ):
-                    polys.append(
-                        (_to_px(Part(np.array([(u, v0), (u, v1)]), 0), cx, cy, angle, 1.0, None), mark, True)
-                    )
+            stall, hw = self.px(2.6), width_px / 2
+            for u in np.arange(-length_px / 2 + stall, length_px / 2 - 0.5, stall).tolist():
+                lines += [((u, -hw), (u, -hw + self.px(5))), ((u, hw - self.px(5)), (u, hw))]
         elif kind == "apron":
-            for v in (-width_px / 2 + 2, width_px / 2 - 2):
-                seg = Part(np.array([(-length_px / 2 + 2, v), (length_px / 2 - 2, v)]), 0)
-                polys.append((_to_px(seg, cx, cy, angle, 1.0, None), mark, True))
+            lines = [
+                ((-length_px / 2 + 2, v), (length_px / 2 - 2, v)) for v in (-width_px / 2 + 2, width_px / 2 - 2)
+            ]
+        parts = [part, *(Part(np.array(line), 0, line=True) for line in lines)]
+        polys = [
+            (pts, mark if line else surface, line) for pts, _, line in _project(parts, cx, cy, angle, 1.0, None)
+        ]
         r = self.canvas.raster(polys, clip=False)
         if r is None:
             return None
@@ -1583,20 +1609,23 @@ def _free_centre(
         x, y = _free_points(p, 1, min(half, p.size / 2 - 1))[0]
         return x, y
     grid = np.linspace(half, p.size - half, 12) if half < p.size / 2 else np.array([p.size / 2])
-    centres = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 1, 2)
+    n = len(grid)
     t = math.radians(theta)
     fwd = np.array([math.sin(t), -math.cos(t)]) * dims[0] * p.ppm / 2
     right = np.array([math.cos(t), math.sin(t)]) * dims[1] * p.ppm / 2
     corners = np.array([(0, 0), *((a * fwd + b * right) for a in (-1, 1) for b in (-1, 1))])
-    pts = centres + corners  # (grid points, centre + 4 corners, xy)
-    inside = ((pts >= 1) & (pts < p.size - 1)).all(axis=(1, 2))
-    ix, iy = np.clip(pts.astype(int), 0, p.size - 1).transpose(2, 0, 1)
+    # grid point k = i * n + j is the centre (grid[j], grid[i]); its centre and 4 corners along the last axis
+    xs = np.broadcast_to(grid[None, :, None] + corners[:, 0], (n, n, 5)).reshape(-1, 5)
+    ys = np.broadcast_to(grid[:, None, None] + corners[:, 1], (n, n, 5)).reshape(-1, 5)
+    inside = ((xs >= 1) & (xs < p.size - 1) & (ys >= 1) & (ys < p.size - 1)).all(axis=1)
+    ix, iy = np.clip(xs.astype(int), 0, p.size - 1), np.clip(ys.astype(int), 0, p.size - 1)
     use = p.use[iy, ix]
     ok = inside & ~p.occ[iy, ix].any(axis=1) & ((use == p.LAND) | (use == p.TREE)).all(axis=1)
     free = np.flatnonzero(ok)
     if not len(free):
         return None
-    x, y = centres[int(free[int(p.rng.integers(len(free)))]), 0]
+    k = int(free[int(p.rng.integers(len(free)))])
+    x, y = grid[k % n], grid[k // n]
     return x + p.rng.uniform(-3, 3), y + p.rng.uniform(-3, 3)
 
 
@@ -1894,12 +1923,12 @@ def _place_harbors(p: _Planner, n: int) -> int:
             base, into_water = w["point"], n_
         base = base + tdir * p.rng.uniform(-0.35, 0.35) * p.size
         # walk from the land towards the water to the first water pixel: the real (wavy) shore here
-        for step in np.arange(-0.12, 0.12, 0.004) * p.size:
-            q = base + into_water * step
-            ix, iy = int(q[0]), int(q[1])
-            if 0 <= ix < p.size and 0 <= iy < p.size and p.use[iy, ix] == p.WATER:
-                base = q
-                break
+        walk = base + np.multiply.outer(np.arange(-0.12, 0.12, 0.004) * p.size, into_water)
+        ix, iy = walk.astype(int).T  # truncation towards zero, as int() does
+        inside = (ix >= 0) & (ix < p.size) & (iy >= 0) & (iy < p.size)
+        wet = np.flatnonzero(inside)[p.use[iy[inside], ix[inside]] == p.WATER]
+        if len(wet):
+            base = walk[wet[0]]
         heading = math.degrees(math.atan2(into_water[0], -into_water[1])) % 360
         colour = spec.colours[int(p.rng.integers(len(spec.colours)))]
         placed += p.try_place("harbor", base[0], base[1], heading, *dims, colour)
@@ -2083,7 +2112,7 @@ def render(
             if o.shadow is not None:
                 h, w = o.shadow.shape
                 shade[o.sy0 : o.sy0 + h, o.sx0 : o.sx0 + w] |= o.shadow
-        np.add(lab, len(GROUND_LABELS), out=lab, where=shade)  # the shadow colours
+        lab += shade.view(np.uint8) * np.uint8(len(GROUND_LABELS))  # the shadow colours (see _paint)
     # the sensor's vignetting is a per-pixel gain: applied to the ground's brightness and to each object's patch
     # rather than to the three planes of the composite
     vignette = _vignette(S, st.name) if sensor and st.vignette else None
@@ -2093,17 +2122,20 @@ def render(
         np.multiply(np.take(colours[c], lab), bright, out=img[c])
     matrix = _sensor_matrix(st.name).T if sensor else None
     for o in keep:
-        # dense over the object's patch, then copied where its mask is: cheaper than gathering its pixels
+        # dense over the object's patch, then copied where its mask is: cheaper than gathering its pixels. The
+        # grain, relief and vignetting make one (h, w) gain, applied to the three contiguous channel planes.
         h, w = o.index.shape
         lut = o.lut if matrix is None else o.lut @ matrix
-        colour = lut[o.index].transpose(2, 0, 1)  # (3, h, w)
+        colour = np.take(lut.T, o.index, axis=1)  # (3, h, w), contiguous
+        gain = None
         if o.texture:
             ox, oy, _ = o.texture_key
-            colour *= 1 + o.texture * bank.fine[2, oy : oy + h, ox : ox + w]
-        if o.relief is not None:
-            colour *= o.relief
-        if vignette is not None:
-            colour *= vignette[o.y0 : o.y0 + h, o.x0 : o.x0 + w]
+            gain = 1 + o.texture * bank.fine[2, oy : oy + h, ox : ox + w]
+        for factor in (o.relief, None if vignette is None else vignette[o.y0 : o.y0 + h, o.x0 : o.x0 + w]):
+            if factor is not None:
+                gain = factor if gain is None else gain * factor
+        if gain is not None:
+            colour *= gain
         np.copyto(img[:, o.y0 : o.y0 + h, o.x0 : o.x0 + w], colour, where=o.index > 0)
     if sensor:
         img = _blur(img, st.blur_taps, axes=(1, 2))
