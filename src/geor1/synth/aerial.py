@@ -1635,10 +1635,12 @@ def _free_centre(
     right = np.array([math.cos(t), math.sin(t)]) * dims[1] * p.ppm / 2
     corners = np.array([(0, 0), *((a * fwd + b * right) for a in (-1, 1) for b in (-1, 1))])
     # grid point k = i * n + j is the centre (grid[j], grid[i]); its centre and 4 corners along the last axis
-    xs = np.broadcast_to(grid[None, :, None] + corners[:, 0], (n, n, 5)).reshape(-1, 5)
-    ys = np.broadcast_to(grid[:, None, None] + corners[:, 1], (n, n, 5)).reshape(-1, 5)
+    xs = np.add.outer(np.tile(grid, n), corners[:, 0])
+    ys = np.add.outer(np.repeat(grid, n), corners[:, 1])
     inside = ((xs >= 1) & (xs < p.size - 1) & (ys >= 1) & (ys < p.size - 1)).all(axis=1)
-    ix, iy = np.clip(xs.astype(int), 0, p.size - 1), np.clip(ys.astype(int), 0, p.size - 1)
+    ix, iy = xs.astype(np.intp), ys.astype(np.intp)
+    for a in (ix, iy):  # in bounds for the look-ups (those outside are already refused); np.clip is slower
+        np.minimum(np.maximum(a, 0, out=a), p.size - 1, out=a)
     use = p.use[iy, ix]
     ok = inside & ~p.occ[iy, ix].any(axis=1) & ((use == p.LAND) | (use == p.TREE)).all(axis=1)
     free = np.flatnonzero(ok)
@@ -2068,19 +2070,19 @@ def _blur(img: np.ndarray, taps: tuple[float, float, float], axes: tuple[int, ..
     then redone with the edge replicated."""
     t, c = np.float32(taps[0]), np.float32(taps[1])
     img = np.ascontiguousarray(img)
-    for axis in axes:
+    for axis in axes:  # each pass computes (a + t / c * (left + right)), no temporary array; c once at the end
         k, flat = math.prod(img.shape[axis + 1 :]), img.reshape(-1)
         out = np.empty_like(img)
         mid = out.reshape(-1)[k:-k]
-        np.add(flat[: -2 * k], flat[2 * k :], out=mid)  # c * (a + t / c * (left + right)): no temporary array
+        np.add(flat[: -2 * k], flat[2 * k :], out=mid)
         mid *= t / c
         mid += flat[k:-k]
-        mid *= c
         lead = (slice(None),) * axis
         for edge, inner in ((0, 1), (-1, -2)):
             a = img[(*lead, edge)]
-            out[(*lead, edge)] = c * a + t * (a + img[(*lead, inner)])
+            out[(*lead, edge)] = a + t / c * (a + img[(*lead, inner)])
         img = out
+    img *= c ** len(axes)
     return img
 
 
