@@ -485,7 +485,7 @@ def _paint(labels: np.ndarray, cond: np.ndarray, value) -> None:
     labels += step
 
 
-def _crop_key(rng: _Draws | np.random.Generator, size: int) -> tuple[int, int, int]:
+def _crop_key(rng: _Draws, size: int) -> tuple[int, int, int]:
     """(ox, oy, k): where a crop of a bank field starts. A ground crop uses oy and k (:func:`_crop`); an object's
     grain uses ox and oy."""
     return int(rng.integers(0, size)), int(rng.integers(0, size)), int(rng.integers(0, 8))
@@ -1036,8 +1036,8 @@ def _draw_into(pixels: np.ndarray) -> ImageDraw.ImageDraw:
 
 class _Canvas:
     """A reusable size x size uint8 drawing surface for rasterising objects: Pillow draws straight into a numpy
-    array (no image, draw object or byte copy per object, which cost more than the drawing), and the drawn patch
-    is read back and cleared with a few numpy steps."""
+    array (no image, draw object or byte copy per object, which cost more than the drawing); the drawn pixels'
+    bounds come from Pillow's getbbox, and the patch is copied out and cleared."""
 
     def __init__(self, size: int):
         self.size = size
@@ -1134,7 +1134,6 @@ class _Draws:
     def __init__(self, generator: np.random.Generator):
         self.generator = generator
         self.random, self.integers, self.permutation = generator.random, generator.integers, generator.permutation
-        self.choice = generator.choice
 
     def uniform(self, low=0.0, high=1.0, size=None):
         if size is None and isinstance(low, (int, float)) and isinstance(high, (int, float)):
