@@ -5,9 +5,25 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from geor1.synth import CATEGORIES, HELD_OUT, SEEN, make_scene, parse_categories
-from geor1.synth.aerial import CATEGORY_SPECS, STYLES, _blur, plan_scene, render, scene_from_plan
+from geor1.synth.aerial import (
+    CATEGORY_SPECS,
+    GROUND,
+    GROUND_LABELS,
+    STYLES,
+    _blur,
+    _Canvas,
+    _dilate,
+    _ground_use,
+    _is_cover,
+    plan_scene,
+    render,
+    scene_from_plan,
+)
 from geor1.synth.scene import (
     axis_class,
     axis_margin,
@@ -170,6 +186,55 @@ def test_blur_is_the_separable_convolution():
     impulse = np.zeros((5, 5, 3), np.float32)
     impulse[2, 2] = 1
     np.testing.assert_allclose(_blur(impulse, taps)[2, :, 0], [0, 0.125, 0.25, 0.125, 0], atol=1e-7)
+
+
+def test_blur_without_the_centre_gain_is_the_convolution_over_its_square():
+    img = np.random.default_rng(1).random((3, 6, 5)).astype(np.float32)
+    taps = (0.14, 0.72, 0.14)
+    np.testing.assert_allclose(_blur(img, taps, axes=(1, 2), centre_gain=False) * 0.72**2, _blur(img, taps, (1, 2)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(bool, st.tuples(st.integers(1, 12), st.integers(1, 12))), st.integers(1, 3))
+def test_dilate_is_the_square_dilation(mask, r):
+    h, w = mask.shape
+    want = np.zeros((h + 2 * r, w + 2 * r), bool)
+    for y, x in zip(*np.nonzero(mask)):  # each set pixel sets the (2r+1)^2 square around it (in grown coordinates)
+        want[y : y + 2 * r + 1, x : x + 2 * r + 1] = True
+    np.testing.assert_array_equal(_dilate(mask, r), want)
+
+
+def test_ground_use_and_cover_follow_the_label_names():
+    labels = np.arange(len(GROUND_LABELS), dtype=np.uint8).reshape(5, 6)
+    use, cover = _ground_use(labels).ravel(), _is_cover(labels).ravel()
+    for i, name in enumerate(GROUND_LABELS):
+        road = name in ("asphalt", "mark_yellow", "mark_white")
+        want = 1 if name.startswith("water") or name == "wake" else 2 if road else 3 if name == "tree" else 0
+        assert use[i] == want, name
+        assert cover[i] == (name in ("grass", "lawn", "dry", "soil", "snow") or name.startswith("crop")), name
+    assert GROUND["crop0"] + 5 == GROUND["crop5"] and GROUND["water0"] + 7 == GROUND["water7"] == len(GROUND_LABELS) - 1
+
+
+def test_raster_first_part_check_sees_the_first_shape_and_stops_the_rest():
+    canvas = _Canvas(32)
+    square = np.array([(4.0, 4.0), (12.0, 4.0), (12.0, 12.0), (4.0, 12.0)])
+    later = square + 10
+    seen = []
+
+    def refuse(x0, y0, mask):
+        seen.append((x0, y0, mask.copy()))
+        return False
+
+    alone = canvas.raster([(square, 1, False)], clip=False)
+    assert canvas.raster([(square, 1, False), (later, 2, False)], clip=False, first_ok=refuse) is None
+    ((x0, y0, mask),) = seen  # asked once, about the first shape's pixels exactly
+    assert (x0, y0) == alone[:2]
+    np.testing.assert_array_equal(mask, alone[2] > 0)
+    assert not canvas.pixels.any()  # refused: the canvas is left blank
+    whole = canvas.raster([(square, 1, False), (later, 2, False)], clip=False, first_ok=lambda *a: True)
+    np.testing.assert_array_equal(whole[2], canvas.raster([(square, 1, False), (later, 2, False)], clip=False)[2])
+    assert whole[:2] == alone[:2] and set(np.unique(whole[2])) == {0, 1, 2}
+    assert not canvas.pixels.any()
 
 
 def test_category_filter_include_exclude():

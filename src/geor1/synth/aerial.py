@@ -183,26 +183,30 @@ STYLES = {
 }
 
 
-# Ground labels: the ground is planned as one label per pixel, coloured by the style's palette at the end.
+# Ground labels: the ground is planned as one label per pixel, coloured by the style's palette at the end. They
+# come in groups, so that what the planner asks of a label is a comparison (several times cheaper over an image
+# than a table look-up): first the open covers that trees may grow on (crops first: a parcel's crop is crop0 plus
+# a number), then the rest of the free land, trees, roads and their markings, and water last (the wake, then the
+# depths: a depth is water0 plus a number).
 N_CROPS, N_WATER = 6, 8
 GROUND_LABELS = (
+    *(f"crop{i}" for i in range(N_CROPS)),
     "grass",
     "lawn",
     "dry",
     "soil",
-    "sand",
     "snow",
+    "sand",
     "rock",
     "paving",
     "concrete",
     "gravel",
-    "asphalt",
-    "tree",
     "bank",
+    "tree",
+    "asphalt",
     "mark_yellow",
     "mark_white",
     "wake",
-    *(f"crop{i}" for i in range(N_CROPS)),
     *(f"water{i}" for i in range(N_WATER)),
 )
 GROUND = {name: i for i, name in enumerate(GROUND_LABELS)}
@@ -231,23 +235,21 @@ _AMP_MID = np.array(
 _AMP_FINE = np.array(
     [_AMP.get(n, (0.0, 0.04 if n.startswith("crop") else 0.01))[1] for n in GROUND_LABELS], np.float32
 )
-# what may be built on a label: 0 free land, 1 water, 2 road, 3 trees (the _Planner constants)
-_USE = np.array(
-    [
-        1
-        if n.startswith("water") or n == "wake"
-        else 2
-        if n in ("asphalt", "mark_yellow", "mark_white")
-        else 3
-        if n == "tree"
-        else 0
-        for n in GROUND_LABELS
-    ],
-    np.uint8,
-)
-_IS_COVER = np.array(
-    [n in ("grass", "lawn", "dry", "soil", "snow") or n.startswith("crop") for n in GROUND_LABELS]
-)
+
+
+def _ground_use(label: np.ndarray) -> np.ndarray:
+    """What may be built on each pixel of a label image (uint8): 0 free land, 1 water (and wake), 2 road (asphalt
+    and its markings), 3 trees (the _Planner constants), by the label groups: trees, roads, water in that order."""
+    use = _choose(label >= GROUND["tree"], 3, 0)
+    use -= (label >= GROUND["asphalt"]).view(np.uint8)
+    use -= (label >= GROUND["wake"]).view(np.uint8)
+    return use
+
+
+def _is_cover(label: np.ndarray) -> np.ndarray:
+    """Whether each pixel of a label image is open cover that trees may grow on (grass, lawn, dry grass, soil, snow,
+    crops): the first label group."""
+    return label < GROUND["sand"]
 
 
 @cache
@@ -1025,13 +1027,17 @@ def _project(
     return out
 
 
-def _draw_into(pixels: np.ndarray) -> ImageDraw.ImageDraw:
-    """A Pillow drawing context that draws straight into ``pixels`` (a C-contiguous 2-D uint8 array): no image,
-    no byte copies in and out."""
+def _draw_into(pixels: np.ndarray):
+    """Pillow's core drawing object (``ImageDraw.Draw(image).draw``; its ``im`` is the core image) on an image that
+    shares the memory of ``pixels`` (a C-contiguous 2-D uint8 array): it draws straight into the array, with no
+    byte copies in and out. Its ``draw_polygon(xy, value, 1)`` fills and ``draw_lines(xy, value, 1)`` draws a
+    one-pixel polyline: all that ``ImageDraw.polygon(xy, fill=value)`` and ``ImageDraw.line(xy, fill=value)`` do
+    on an "L" image, without their per-call colour handling (a scene draws a few hundred shapes)."""
     h, w = pixels.shape
     image = Image.frombuffer("L", (w, h), pixels, "raw", "L", 0, 1)  # shares pixels' memory
     image.readonly = 0  # frombuffer marks it read-only, and drawing would then copy it
-    return ImageDraw.Draw(image)
+    draw = ImageDraw.Draw(image)
+    return draw.draw, draw.im
 
 
 class _Canvas:
@@ -1042,12 +1048,16 @@ class _Canvas:
     def __init__(self, size: int):
         self.size = size
         self.pixels = np.zeros((size, size), np.uint8)
-        self.draw = _draw_into(self.pixels)
+        self.draw, self.image = _draw_into(self.pixels)
 
-    def raster(self, polys: list[tuple[np.ndarray, int, bool]], *, clip: bool) -> tuple[int, int, np.ndarray] | None:
+    def raster(
+        self, polys: list[tuple[np.ndarray, int, bool]], *, clip: bool, first_ok=None
+    ) -> tuple[int, int, np.ndarray] | None:
         """Draw (points, value, is_line) in image pixels; returns (x0, y0, uint8 patch) cropped tight to the
         drawn pixels, or None when nothing was drawn. Without ``clip`` anything reaching within a pixel of the
-        border is refused."""
+        border is refused. ``first_ok(x0, y0, mask)``, when given, is asked about the first shape's pixels as
+        soon as it is drawn; if it says no, nothing more is drawn and None is returned (for a test that any
+        part of a fitting object passes: a refusal then costs one shape, not all)."""
         size = self.size
         allp = np.concatenate([p for p, _, _ in polys])
         allp -= 0.5  # Pillow puts pixel (i, j)'s centre at (i, j); ours is at (i + 0.5, j + 0.5)
@@ -1062,15 +1072,23 @@ class _Canvas:
         elif x0 < 1 or y0 < 1 or x1 > size - 1 or y1 > size - 1:
             return None
         k = 0
+        region = self.pixels[y0:y1, x0:x1]  # holds all that is drawn (Pillow clips at the canvas border)
         for pts, value, line in polys:
             xy, k = flat[k : k + 2 * len(pts)], k + 2 * len(pts)
             if line:
-                self.draw.line(xy, fill=value, width=1)
+                self.draw.draw_lines(xy, value, 1)
             elif len(xy) >= 6:
-                self.draw.polygon(xy, fill=value)
-        region = self.pixels[y0:y1, x0:x1]  # holds all that was drawn (Pillow clips at the canvas border)
+                self.draw.draw_polygon(xy, value, 1)
+            if first_ok is not None:
+                check, first_ok = first_ok, None
+                bounds = self.image.crop((x0, y0, x1, y1)).getbbox()
+                if bounds is not None:
+                    c0, r0, c1, r1 = bounds
+                    if not check(x0 + c0, y0 + r0, region[r0:r1, c0:c1] > 0):
+                        region[:] = 0
+                        return None
         # the drawn pixels' bounds, from Pillow's own image (several times faster than numpy on a small region)
-        bounds = self.draw.im.crop((x0, y0, x1, y1)).getbbox()
+        bounds = self.image.crop((x0, y0, x1, y1)).getbbox()
         if bounds is None:
             return None
         c0, r0, c1, r1 = bounds
@@ -1086,16 +1104,23 @@ def _canvas(size: int, thread: int) -> _Canvas:
 
 
 def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
-    """Binary dilation by a (2r+1)^2 square, growing the array by r on each side. The square is separable:
-    dilate the rows, then the columns (4r + 2 shifted ORs instead of (2r + 1)^2)."""
+    """Binary dilation by a (2r+1)^2 square, growing the array by r on each side. The square is separable, and
+    each pass ORs the padded array's flat bytes with themselves shifted (by one column, then by one row): what
+    a shift carries across a row's end lands in the zero padding of the next, so 4r in-place ORs do it."""
     h, w = mask.shape
-    tall = np.zeros((h + 2 * r, w), dtype=bool)
-    for d in range(2 * r + 1):
-        tall[d : d + h] |= mask
-    out = np.zeros((h + 2 * r, w + 2 * r), dtype=bool)
-    for d in range(2 * r + 1):
-        out[:, d : d + w] |= tall
-    return out
+    W = w + 2 * r
+    a = np.zeros((h + 2 * r, W), np.uint8)
+    a[r : r + h, r : r + w] = mask
+    flat = a.reshape(-1)
+    rows = flat.copy()
+    for d in range(1, r + 1):
+        rows[d:] |= flat[:-d]
+        rows[:-d] |= flat[d:]
+    out = rows.copy()
+    for d in range(W, r * W + 1, W):
+        out[d:] |= rows[:-d]
+        out[:-d] |= rows[d:]
+    return out.reshape(h + 2 * r, W).view(bool)
 
 
 # ----------------------------------------------------------------------------------------- plan
@@ -1201,7 +1226,7 @@ class _Planner:
             self._flood(depth)
         if self.setting in ("suburban", "farmland", "urban", "snow"):
             self._trees()
-        self.use = np.take(_USE, self.label)
+        self.use = _ground_use(self.label)
         _paint(self.use, self.ground_shade, self.TREE)
 
     def ground_brightness(self) -> np.ndarray:
@@ -1309,7 +1334,7 @@ class _Planner:
         thr = {"suburban": 1.2, "farmland": 1.7, "urban": 1.8, "snow": 1.5}[self.setting]
         field_ = _crop(self.bank.mid, S, _crop_key(self.rng, S))
         clump = _crop(self.bank.low, S, _crop_key(self.rng, S))
-        cover = np.take(_IS_COVER, self.label)
+        cover = _is_cover(self.label)
         tree = (field_ > thr) & (clump > -0.2) & cover
         if not tree.any():
             return
@@ -1322,7 +1347,7 @@ class _Planner:
         _paint(self.label, tree, GROUND["tree"])
         self.ground_shade = sh & cover & ~tree  # tree shadows fall on the open ground left (trees are not cover)
 
-    def _draw_road(self, draw: ImageDraw.ImageDraw, x: float, y: float, angle: float, width: float) -> None:
+    def _draw_road(self, draw, x: float, y: float, angle: float, width: float) -> None:
         t = math.radians(angle)
         tx, ty = math.sin(t), -math.cos(t)
         nx, ny = -ty, tx
@@ -1332,7 +1357,7 @@ class _Planner:
             (x + b * tx + o * nx - 0.5, y + b * ty + o * ny - 0.5),
         ]
         hw = width / 2
-        draw.polygon(line(-hw, -reach, reach) + line(hw, reach, -reach), fill=GROUND["asphalt"])
+        draw.draw_polygon(line(-hw, -reach, reach) + line(hw, reach, -reach), GROUND["asphalt"], 1)
         if width >= 5:
             dash = self.px(12)
             mark = GROUND["mark_yellow" if self.style.name == "A" else "mark_white"]
@@ -1341,16 +1366,16 @@ class _Planner:
             lo, hi = min(along) - dash, max(along) + dash
             for a in np.arange(-reach, reach, dash).tolist():
                 if lo <= a <= hi:
-                    draw.line(line(0, a, a + dash / 2), fill=mark)
+                    draw.draw_lines(line(0, a, a + dash / 2), mark, 1)
         if width >= 9:
             for o in (-hw + 1.2, hw - 1.2):
-                draw.line(line(o, -reach, reach), fill=GROUND["mark_white"])
+                draw.draw_lines(line(o, -reach, reach), GROUND["mark_white"], 1)
         self.roads.append({"x": x, "y": y, "angle": angle % 360, "width": width})
 
     def _roads(self, n_bridges: int, n_roads: int) -> None:
         S, rng = self.size, self.rng
         self.label = np.ascontiguousarray(self.label)
-        draw = _draw_into(self.label)
+        draw, _ = _draw_into(self.label)
         w = self.water
         if w and w["kind"] == "river" and n_bridges:
             tdir = np.array([-w["normal"][1], w["normal"][0]])  # along the river
@@ -1491,22 +1516,15 @@ class _Planner:
         design = DESIGNS[category](self.ctx, colour, length, width, theta)
         lift = self.ctx.tilt_px_per_m if design.tilted else None
         polys = _project(design.parts, cx, cy, theta, self.ppm, lift)
-        r = self.canvas.raster(polys, clip=False)
+        # a many-part design's first part is checked as soon as it is drawn: most refusals then cost one shape
+        first_ok = (lambda x, y, m: self._fits(category, site, x, y, m, whole=False)) if len(polys) > 3 else None
+        r = self.canvas.raster(polys, clip=False, first_ok=first_ok)
         if r is None:
             return False
         x0, y0, index = r
         h, w = index.shape
         mask = index > 0
-        use = self.use[y0 : y0 + h, x0 : x0 + w][mask]
-        # a turbine's rotor is in the air: it may sweep over roads and trees, not over water or a site
-        if category == "wind turbine":
-            if (use == self.WATER).any() or (use >= self.SITE0).any():
-                return False
-        elif not self._surface_ok(spec.surface, use, site):
-            return False
-        if (self.occ[y0 : y0 + h, x0 : x0 + w] & mask).any() or (
-            self.shade[y0 : y0 + h, x0 : x0 + w] & mask
-        ).any():
+        if not self._fits(category, site, x0, y0, mask):
             return False
         shadow = None
         sx0 = sy0 = 0
@@ -1561,25 +1579,51 @@ class _Planner:
     def _corners_free(
         self, surface: str, cx: float, cy: float, theta: float, length: float, width: float, site: int | None
     ) -> bool:
-        """A cheap early test before drawing: the corners of the object's length x width rectangle."""
+        """A cheap early test before drawing: the corners of the object's length x width rectangle are inside the
+        image (a pixel from its border), unoccupied and on the surface (the rule of :meth:`_surface_ok` for a
+        land, water or road object). Plain Python on four points: numpy's per-call cost would dominate."""
         t = math.radians(theta)
         hl, hw = length * self.ppm / 2, width * self.ppm / 2
         fx, fy, rx, ry = math.sin(t) * hl, -math.cos(t) * hl, math.cos(t) * hw, math.sin(t) * hw
-        corners = [(cx + a * fx + b * rx, cy + a * fy + b * ry) for a in (-1, 1) for b in (-1, 1)]
-        if any(not (1 <= x < self.size - 1 and 1 <= y < self.size - 1) for x, y in corners):
-            return False
-        cells = [(int(y), int(x)) for x, y in corners]  # four look-ups: plain indexing, no numpy arrays
-        if any(self.occ[c] for c in cells):
-            return False
         if surface not in ("land", "water", "road"):
-            return True
-        use = [int(self.use[c]) for c in cells]
-        if surface != "water" and site is not None:  # as in _surface_ok
-            return all(u == site for u in use)
-        allowed = {"water": (self.WATER,), "land": (self.LAND, self.TREE), "road": (self.ROAD,)}[surface]
-        return all(u in allowed for u in use)
+            allowed = None
+        elif surface != "water" and site is not None:
+            allowed = (site,)
+        else:
+            allowed = {"water": (self.WATER,), "land": (self.LAND, self.TREE), "road": (self.ROAD,)}[surface]
+        hi, occ, use = self.size - 1, self.occ, self.use
+        for x, y in (
+            (cx - fx - rx, cy - fy - ry),
+            (cx - fx + rx, cy - fy + ry),
+            (cx + fx - rx, cy + fy - ry),
+            (cx + fx + rx, cy + fy + ry),
+        ):
+            if not (1 <= x < hi and 1 <= y < hi):
+                return False
+            iy, ix = int(y), int(x)
+            if occ[iy, ix] or (allowed is not None and int(use[iy, ix]) not in allowed):
+                return False
+        return True
 
-    def _surface_ok(self, surface: str, use: np.ndarray, site: int | None) -> bool:
+    def _fits(self, category: str, site: int | None, x0: int, y0: int, mask: np.ndarray, whole: bool = True) -> bool:
+        """Whether the pixels ``mask`` (a bool patch at x0, y0) of an object of ``category`` are on its surface
+        (see :meth:`_surface_ok`) and clear of other objects and of shadows."""
+        h, w = mask.shape
+        use = self.use[y0 : y0 + h, x0 : x0 + w][mask]
+        # a turbine's rotor is in the air: it may sweep over roads and trees, not over water or a site
+        if category == "wind turbine":
+            if (use == self.WATER).any() or (use >= self.SITE0).any():
+                return False
+        elif not self._surface_ok(CATEGORY_SPECS[category].surface, use, site, whole):
+            return False
+        return not (
+            (self.occ[y0 : y0 + h, x0 : x0 + w] & mask).any() or (self.shade[y0 : y0 + h, x0 : x0 + w] & mask).any()
+        )
+
+    def _surface_ok(self, surface: str, use: np.ndarray, site: int | None, whole: bool = True) -> bool:
+        """Whether the ground uses ``use`` under an object's pixels suit its ``surface`` (on ``site``, when
+        given). ``whole=False`` checks only the rules that hold pixel by pixel, which every part of a fitting
+        object passes: not the share of water that "across" and "shore" ask of the whole object."""
         if surface == "water":
             return bool((use == self.WATER).all())
         if site is not None:
@@ -1589,10 +1633,10 @@ class _Planner:
         if surface == "road":
             return bool((use == self.ROAD).all())
         if surface == "across":
-            return bool((use < self.SITE0).all()) and (use == self.WATER).mean() > 0.3
+            return bool((use < self.SITE0).all()) and (not whole or (use == self.WATER).mean() > 0.3)
         if surface == "shore":  # a quay may take over the shore road
             ok = (use <= self.TREE).all()
-            return bool(ok) and 0.35 <= (use == self.WATER).mean() <= 0.92
+            return bool(ok) and (not whole or 0.35 <= (use == self.WATER).mean() <= 0.92)
         raise ValueError(surface)
 
 
@@ -2055,18 +2099,26 @@ def _vignette(size: int, style: str) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def _noise(size: int, style: str) -> np.ndarray:
-    """Flat float32 white noise of the style's sensor (standard deviation in 8-bit levels), read-only, long enough
-    for a (3, size, size) window at any offset below size * size: a window is one contiguous block."""
-    out = _bank(size).fine.reshape(-1)[: 4 * size * size] * np.float32(STYLES[style].noise)
+    """(3, 2 * size * size) float32, read-only: per channel, the style's sensor noise (white, standard deviation
+    in 8-bit levels) plus its haze and the 0.5 that makes the final truncation round; a channel's window is
+    ``size * size`` values from any offset below ``size * size``, one contiguous block. Channel c's noise is
+    the bank's flat grain from ``c * size * size`` on."""
+    st, n = STYLES[style], size * size
+    grain = _bank(size).fine.reshape(-1)
+    out = np.stack([grain[c * n : (c + 2) * n] * np.float32(st.noise) for c in range(3)])
+    out += (np.array(st.haze, np.float32) * np.float32(255.0) + np.float32(0.5))[:, None]
     out.setflags(write=False)
     return out
 
 
-def _blur(img: np.ndarray, taps: tuple[float, float, float], axes: tuple[int, ...] = (0, 1)) -> np.ndarray:
+def _blur(
+    img: np.ndarray, taps: tuple[float, float, float], axes: tuple[int, ...] = (0, 1), centre_gain: bool = True
+) -> np.ndarray:
     """Separable 3-tap convolution ``(t, c, t)`` along ``axes``, edges replicated. Each pass adds the array to
     itself shifted by one step along the axis in its flat (C-order) memory, which is one long loop instead of
     one per row; the elements that wrapped are those at the first and last index along the axis, which are
-    then redone with the edge replicated."""
+    then redone with the edge replicated. ``centre_gain=False`` leaves out the factor ``c ** len(axes)`` (for a
+    caller that has put it into its input already: one whole-array pass fewer)."""
     t, c = np.float32(taps[0]), np.float32(taps[1])
     img = np.ascontiguousarray(img)
     for axis in axes:  # each pass computes (a + t / c * (left + right)), no temporary array; c once at the end
@@ -2081,18 +2133,20 @@ def _blur(img: np.ndarray, taps: tuple[float, float, float], axes: tuple[int, ..
             a = img[(*lead, edge)]
             out[(*lead, edge)] = a + t / c * (a + img[(*lead, inner)])
         img = out
-    img *= c ** len(axes)
+    if centre_gain:
+        img *= c ** len(axes)
     return img
 
 
 @lru_cache(maxsize=4)
 def _sensor_matrix(style: str) -> np.ndarray:
     """3 x 3 matrix applied to an RGB column vector (``M @ rgb``): channel gains, then saturation, then scaling to
-    8-bit levels."""
+    8-bit levels and by the square of the blur's centre tap (which the blur in :func:`render` then leaves out:
+    the blur is linear)."""
     st = STYLES[style]
     s = st.saturation
     sat = s * np.eye(3) + (1 - s) / 3 * np.ones((3, 3))
-    out = (sat @ np.diag(st.gains)).astype(np.float32) * np.float32(255.0)
+    out = (sat @ np.diag(st.gains)).astype(np.float32) * np.float32(255.0 * st.blur_taps[1] ** 2)
     out.setflags(write=False)
     return out
 
@@ -2126,14 +2180,16 @@ def render(
     bank = _bank(S)
     omit = set(omit)
     keep = [o for i, o in enumerate(plan.objects) if i not in omit]
-    lab = plan.ground_label.astype(np.intp)
+    lab = plan.ground_label
     if shadows:
         shade = plan.ground_shade.copy()
         for o in keep:
             if o.shadow is not None:
                 h, w = o.shadow.shape
                 shade[o.sy0 : o.sy0 + h, o.sx0 : o.sx0 + w] |= o.shadow
-        lab += shade.view(np.uint8) * np.uint8(len(GROUND_LABELS))  # the shadow colours (see _paint)
+        lab = shade.view(np.uint8) * np.uint8(len(GROUND_LABELS))  # the shadow colours (see _ground_colours)
+        lab += plan.ground_label
+    lab = lab.astype(np.intp)  # converted once for the three look-ups (in uint8 first: cheaper)
     # the sensor's vignetting is a per-pixel gain: applied to the ground's brightness and to each object's patch
     # rather than to the three planes of the composite
     vignette = _vignette(S, st.name) if sensor and st.vignette else None
@@ -2159,10 +2215,11 @@ def render(
             colour *= gain
         np.copyto(img[:, o.y0 : o.y0 + h, o.x0 : o.x0 + w], colour, where=o.index > 0)
     if sensor:
-        img = _blur(img, st.blur_taps, axes=(1, 2))
-        img += (np.array(st.haze, np.float32) * np.float32(255.0) + np.float32(0.5))[:, None, None]
+        img = _blur(img, st.blur_taps, axes=(1, 2), centre_gain=False)  # the gain is in the sensor matrix
         ox, oy, _ = plan.noise_key
-        img += _noise(S, st.name)[oy * S + ox :][: 3 * S * S].reshape(3, S, S)
+        noise, start = _noise(S, st.name), oy * S + ox
+        for c in range(3):
+            img[c] += noise[c, start : start + S * S].reshape(S, S)
     else:
         img *= np.float32(255.0)
         img += np.float32(0.5)
