@@ -218,21 +218,22 @@ def test_ground_use_and_cover_follow_the_label_names():
 def test_raster_first_part_check_sees_the_first_shape_and_stops_the_rest():
     canvas = _Canvas(32)
     square = np.array([(4.0, 4.0), (12.0, 4.0), (12.0, 12.0), (4.0, 12.0)])
-    later = square + 10
+    both = np.concatenate([square, square + 10])
+    shapes = [(4, 1, False), (4, 2, False)]
     seen = []
 
     def refuse(x0, y0, mask):
         seen.append((x0, y0, mask.copy()))
         return False
 
-    alone = canvas.raster([(square, 1, False)], clip=False)
-    assert canvas.raster([(square, 1, False), (later, 2, False)], clip=False, first_ok=refuse) is None
+    alone = canvas.raster(square, shapes[:1], clip=False)
+    assert canvas.raster(both, shapes, clip=False, first_ok=refuse) is None
     ((x0, y0, mask),) = seen  # asked once, about the first shape's pixels exactly
     assert (x0, y0) == alone[:2]
     np.testing.assert_array_equal(mask, alone[2] > 0)
     assert not canvas.pixels.any()  # refused: the canvas is left blank
-    whole = canvas.raster([(square, 1, False), (later, 2, False)], clip=False, first_ok=lambda *a: True)
-    np.testing.assert_array_equal(whole[2], canvas.raster([(square, 1, False), (later, 2, False)], clip=False)[2])
+    whole = canvas.raster(both, shapes, clip=False, first_ok=lambda *a: True)
+    np.testing.assert_array_equal(whole[2], canvas.raster(both, shapes, clip=False)[2])
     assert whole[:2] == alone[:2] and set(np.unique(whole[2])) == {0, 1, 2}
     assert not canvas.pixels.any()
 

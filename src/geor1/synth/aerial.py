@@ -996,35 +996,39 @@ class PlacedObject:
         return self.x0, self.y0, self.x0 + w, self.y0 + h
 
 
+Shapes = list[tuple[int, int, bool]]  # (number of points, value, is_line) of each shape, in drawing order
+
+
 def _project(
     parts: list[Part], cx: float, cy: float, theta: float, ppm: float, lift: np.ndarray | None
-) -> list[tuple[np.ndarray, int, bool]]:
-    """The image polygons ``(points (n, 2), colour index, is_line)`` of ``parts`` for an object centred at
-    (cx, cy) px with heading ``theta``. With ``lift`` (image px per metre of height) vertices move by their
-    height, and a prism (``z_base`` set) becomes its base, its top and the band between them: that is how an
-    off-nadir view or a shadow of a solid is drawn (exact for convex parts)."""
+) -> tuple[np.ndarray, Shapes]:
+    """The image outlines of ``parts`` for an object centred at (cx, cy) px with heading ``theta``: all their
+    points (n, 2) in one array, and the shapes they make, each ``(number of points, colour index, is_line)``.
+    With ``lift`` (image px per metre of height) vertices move by their height, and a prism (``z_base`` set)
+    becomes its base, its top and the band between them: that is how an off-nadir view or a shadow of a solid is
+    drawn (exact for convex parts)."""
     t = math.radians(theta)
     s, co = math.sin(t) * ppm, math.cos(t) * ppm
     rot = np.array([[s, -co], [co, s]])  # (u, v) @ rot = (dx, dy)
     flat = np.concatenate([p.pts for p in parts]) @ rot + (cx, cy)
-    out, k = [], 0
+    if lift is None:
+        return flat, [(len(p.pts), p.index, p.line) for p in parts]
+    pieces, shapes, k = [], [], 0
     for p in parts:
         base = flat[k : k + len(p.pts)]
         k += len(p.pts)
-        if lift is None:
-            out.append((base, p.index, p.line))
-            continue
         top = base + (p.z * lift if np.isscalar(p.z) else np.multiply.outer(p.z, lift))
-        out.append((top, p.index, p.line))
+        pieces.append(top)
+        shapes.append((len(top), p.index, p.line))
         if p.z_base is not None:
             bottom = base + p.z_base * lift
             # the band swept between bottom and top: through the two vertices extreme across the sweep
             d = top[0] - bottom[0]
             side = bottom @ np.array([-d[1], d[0]])
             i, j = int(side.argmin()), int(side.argmax())
-            out.append((bottom, p.index, False))
-            out.append((np.array([bottom[i], bottom[j], top[j], top[i]]), p.index, False))
-    return out
+            pieces += [bottom, np.array([bottom[i], bottom[j], top[j], top[i]])]
+            shapes += [(len(bottom), p.index, False), (4, p.index, False)]
+    return np.concatenate(pieces), shapes
 
 
 def _draw_into(pixels: np.ndarray):
@@ -1051,17 +1055,18 @@ class _Canvas:
         self.draw, self.image = _draw_into(self.pixels)
 
     def raster(
-        self, polys: list[tuple[np.ndarray, int, bool]], *, clip: bool, first_ok=None
+        self, points: np.ndarray, shapes: Shapes, *, clip: bool, first_ok=None
     ) -> tuple[int, int, np.ndarray] | None:
-        """Draw (points, value, is_line) in image pixels; returns (x0, y0, uint8 patch) cropped tight to the
-        drawn pixels, or None when nothing was drawn. Without ``clip`` anything reaching within a pixel of the
-        border is refused. ``first_ok(x0, y0, mask)``, when given, is asked about the first shape's pixels as
-        soon as it is drawn; if it says no, nothing more is drawn and None is returned (for a test that any
-        part of a fitting object passes: a refusal then costs one shape, not all)."""
+        """Draw ``shapes`` (see :func:`_project`), whose points follow one another in ``points`` (n, 2, image
+        pixels); returns (x0, y0, uint8 patch) cropped tight to the drawn pixels, or None when nothing was drawn.
+        Without ``clip`` anything reaching within a pixel of the border is refused. ``first_ok(x0, y0, mask)``,
+        when given, is asked about the first shape's pixels as soon as it is drawn; if it says no, nothing more is
+        drawn and None is returned (for a test that any part of a fitting object passes: a refusal then costs
+        one shape, not all)."""
         size = self.size
-        allp = np.concatenate([p for p, _, _ in polys])
-        allp -= 0.5  # Pillow puts pixel (i, j)'s centre at (i, j); ours is at (i + 0.5, j + 0.5)
-        flat = allp.ravel().tolist()  # a few dozen points: Python's min and max beat numpy's per-call overhead
+        # Pillow puts pixel (i, j)'s centre at (i, j), ours is at (i + 0.5, j + 0.5); a few dozen points: Python's
+        # min and max beat numpy's per-call overhead
+        flat = (points - 0.5).ravel().tolist()
         xs, ys = flat[0::2], flat[1::2]
         x0, y0 = math.floor(min(xs) + 0.5) - 1, math.floor(min(ys) + 0.5) - 1  # a pixel's margin around them
         x1, y1 = math.ceil(max(xs) + 0.5) + 1, math.ceil(max(ys) + 0.5) + 1
@@ -1073,8 +1078,8 @@ class _Canvas:
             return None
         k = 0
         region = self.pixels[y0:y1, x0:x1]  # holds all that is drawn (Pillow clips at the canvas border)
-        for pts, value, line in polys:
-            xy, k = flat[k : k + 2 * len(pts)], k + 2 * len(pts)
+        for n, value, line in shapes:
+            xy, k = flat[k : k + 2 * n], k + 2 * n
             if line:
                 self.draw.draw_lines(xy, value, 1)
             elif len(xy) >= 6:
@@ -1433,10 +1438,8 @@ class _Planner:
                 ((-length_px / 2 + 2, v), (length_px / 2 - 2, v)) for v in (-width_px / 2 + 2, width_px / 2 - 2)
             ]
         parts = [part, *(Part(np.array(line), 0, line=True) for line in lines)]
-        polys = [
-            (pts, mark if line else surface, line) for pts, _, line in _project(parts, cx, cy, angle, 1.0, None)
-        ]
-        r = self.canvas.raster(polys, clip=False)
+        pts, shapes = _project(parts, cx, cy, angle, 1.0, None)
+        r = self.canvas.raster(pts, [(n, mark if line else surface, line) for n, _, line in shapes], clip=False)
         if r is None:
             return None
         x0, y0, patch = r
@@ -1478,7 +1481,7 @@ class _Planner:
             )
             for s in (-1, 1)
         ]
-        r = self.canvas.raster(_project([strip, *arms], cx, cy, heading, self.ppm, None), clip=True)
+        r = self.canvas.raster(*_project([strip, *arms], cx, cy, heading, self.ppm, None), clip=True)
         if r is None:
             return
         x0, y0, patch = r
@@ -1515,10 +1518,11 @@ class _Planner:
             return False
         design = DESIGNS[category](self.ctx, colour, length, width, theta)
         lift = self.ctx.tilt_px_per_m if design.tilted else None
-        polys = _project(design.parts, cx, cy, theta, self.ppm, lift)
-        # a many-part design's first part is checked as soon as it is drawn: most refusals then cost one shape
-        first_ok = (lambda x, y, m: self._fits(category, site, x, y, m, whole=False)) if len(polys) > 3 else None
-        r = self.canvas.raster(polys, clip=False, first_ok=first_ok)
+        pts, shapes = _project(design.parts, cx, cy, theta, self.ppm, lift)
+        # a many-part design (a court, a track, a harbour) has its first part checked as soon as it is drawn: a
+        # refusal then costs one shape; for a few parts the extra check costs more than it saves
+        first_ok = (lambda x, y, m: self._fits(category, site, x, y, m, whole=False)) if len(shapes) >= 8 else None
+        r = self.canvas.raster(pts, shapes, clip=False, first_ok=first_ok)
         if r is None:
             return False
         x0, y0, index = r
@@ -1529,11 +1533,8 @@ class _Planner:
         shadow = None
         sx0 = sy0 = 0
         if design.shadow:
-            sp = [
-                (pts, 1, line)
-                for pts, _, line in _project(design.shadow, cx, cy, theta, self.ppm, self.ctx.shadow_px_per_m)
-            ]
-            rs = self.canvas.raster(sp, clip=True)
+            pts, shapes = _project(design.shadow, cx, cy, theta, self.ppm, self.ctx.shadow_px_per_m)
+            rs = self.canvas.raster(pts, [(n, 1, line) for n, _, line in shapes], clip=True)
             if rs is not None:
                 sx0, sy0, sh = rs
                 shadow = sh > 0
@@ -1657,8 +1658,11 @@ def _dims(p: _Planner, category: str) -> tuple[float, float] | None:
     return length, length * p.rng.uniform(*spec.aspect)
 
 
-def _free_points(p: _Planner, n: int, pad: float) -> np.ndarray:
-    return p.rng.uniform(pad, p.size - pad, (n, 2))
+def _free_point(p: _Planner, pad: float) -> tuple[float, float]:
+    """A uniform point (px) at least ``pad`` from the image's edges, as Python floats: numpy's float64 scalars
+    would make every later step of the placement several times slower."""
+    x, y = p.rng.uniform(pad, p.size - pad, 2).tolist()
+    return x, y
 
 
 def _free_centre(
@@ -1669,8 +1673,7 @@ def _free_centre(
     of their footprint are on free land (random centres rarely hit those); None when there is none."""
     half = 0.5 * math.hypot(*dims) * p.ppm
     if max(dims) * p.ppm <= 0.2 * p.size:
-        x, y = _free_points(p, 1, min(half, p.size / 2 - 1))[0]
-        return x, y
+        return _free_point(p, min(half, p.size / 2 - 1))
     grid = np.linspace(half, p.size - half, 12) if half < p.size / 2 else np.array([p.size / 2])
     n = len(grid)
     t = math.radians(theta)
@@ -1690,7 +1693,7 @@ def _free_centre(
     if not len(free):
         return None
     k = int(free[int(p.rng.integers(len(free)))])
-    x, y = grid[k % n], grid[k // n]
+    x, y = float(grid[k % n]), float(grid[k // n])
     return x + p.rng.uniform(-3, 3), y + p.rng.uniform(-3, 3)
 
 
@@ -1728,7 +1731,7 @@ def _place_airplanes(p: _Planner, n: int) -> int:
             k -= 1
             continue
         for _ in range(12):
-            cx, cy = p.rng.uniform(half, p.size - half, 2)
+            cx, cy = _free_point(p, half)
             site = p.add_site("apron", cx, cy, angle, row, length * 1.35)
             if site is None:
                 continue
@@ -1759,7 +1762,7 @@ def _place_tanks(p: _Planner, n: int) -> int:
     step = dmax * 1.12 + shadow + 3
     angle = p.snap(False, 5)
     for _ in range(6):
-        cx, cy = p.rng.uniform(0.25, 0.75, 2) * p.size
+        cx, cy = (p.rng.uniform(0.25, 0.75, 2) * p.size).tolist()
         site = p.add_site("pad", cx, cy, angle, cols * step + 4, rows * step + 4)
         if site is None:
             continue
@@ -1811,7 +1814,7 @@ def _place_vehicles_in_car_park(p: _Planner, n: int) -> int:
     half = 0.5 * math.hypot(length, width) + 2
     angle = p.snap(False, 6)
     for _ in range(10):
-        cx, cy = p.rng.uniform(half, p.size - half, 2)
+        cx, cy = _free_point(p, half)
         site = p.add_site("parking", cx, cy, angle, length, width)
         if site is None:
             continue
@@ -1996,7 +1999,7 @@ def _place_harbors(p: _Planner, n: int) -> int:
             base = walk[wet[0]]
         heading = math.degrees(math.atan2(into_water[0], -into_water[1])) % 360
         colour = spec.colours[int(p.rng.integers(len(spec.colours)))]
-        placed += p.try_place("harbor", base[0], base[1], heading, *dims, colour)
+        placed += p.try_place("harbor", float(base[0]), float(base[1]), heading, *dims, colour)
     return placed
 
 
@@ -2012,7 +2015,7 @@ def _place_turbines(p: _Planner, n: int) -> int:
             break
         line = math.radians(p.snap(False, 15))
         step = D * p.ppm * p.rng.uniform(1.5, 2.0)
-        x0, y0 = _free_points(p, 1, 0.2 * p.size)[0]
+        x0, y0 = _free_point(p, 0.2 * p.size)
         for k in range(n + 2):
             if placed >= n:
                 break
