@@ -490,7 +490,8 @@ def _paint(labels: np.ndarray, cond: np.ndarray, value) -> None:
 def _crop_key(rng: _Draws, size: int) -> tuple[int, int, int]:
     """(ox, oy, k): where a crop of a bank field starts. A ground crop uses oy and k (:func:`_crop`); an object's
     grain uses ox and oy."""
-    return int(rng.integers(0, size)), int(rng.integers(0, size)), int(rng.integers(0, 8))
+    ox, oy, k = rng.integers(0, (size, size, 8)).tolist()
+    return ox, oy, k
 
 
 # --------------------------------------------------------------------------------- geometry helpers
@@ -1504,13 +1505,7 @@ class _Planner:
         """Design, rasterise and check one object; keep it if it fits. Lengths in metres, centre in pixels."""
         S = self.size
         spec = CATEGORY_SPECS[category]
-        ix, iy = int(cx), int(cy)
-        if not (0 <= ix < S and 0 <= iy < S) or self.occ[iy, ix]:
-            return False
-        u = self.use[iy, ix]
-        if spec.surface == "land" and u not in ((site,) if site is not None else (self.LAND, self.TREE)):
-            return False
-        if spec.surface == "water" and u != self.WATER:
+        if not self.centre_free(category, cx, cy, site):
             return False
         if category in _BOX_SHAPED and not self._corners_free(
             spec.surface, cx, cy, theta, length, width, site
@@ -1576,6 +1571,18 @@ class _Planner:
             )
         )
         return True
+
+    def centre_free(self, category: str, cx: float, cy: float, site: int | None = None) -> bool:
+        """The first test of :meth:`try_place`: the centre pixel is in the image, unoccupied, and on land (or
+        ``site``) for a land object, on water for a water object. A placer may ask it before drawing the rest of
+        an object's attributes: most refusals are here."""
+        ix, iy = int(cx), int(cy)
+        if not (0 <= ix < self.size and 0 <= iy < self.size) or self.occ[iy, ix]:
+            return False
+        surface = CATEGORY_SPECS[category].surface
+        if surface == "land":
+            return int(self.use[iy, ix]) in ((site,) if site is not None else (self.LAND, self.TREE))
+        return surface != "water" or self.use[iy, ix] == self.WATER
 
     def _corners_free(
         self, surface: str, cx: float, cy: float, theta: float, length: float, width: float, site: int | None
@@ -1665,6 +1672,11 @@ def _free_point(p: _Planner, pad: float) -> tuple[float, float]:
     return x, y
 
 
+def _small(p: _Planner, dims: tuple[float, float]) -> bool:
+    """Whether an object of ``dims`` (m) is small enough for a uniform random centre: under a fifth of the image."""
+    return max(dims) * p.ppm <= 0.2 * p.size
+
+
 def _free_centre(
     p: _Planner, category: str, dims: tuple[float, float], theta: float
 ) -> tuple[float, float] | None:
@@ -1672,7 +1684,7 @@ def _free_centre(
     ones (a fifth of the image or more) one of the centres of a coarse grid where the centre and the corners
     of their footprint are on free land (random centres rarely hit those); None when there is none."""
     half = 0.5 * math.hypot(*dims) * p.ppm
-    if max(dims) * p.ppm <= 0.2 * p.size:
+    if _small(p, dims):
         return _free_point(p, min(half, p.size / 2 - 1))
     grid = np.linspace(half, p.size - half, 12) if half < p.size / 2 else np.array([p.size / 2])
     n = len(grid)
@@ -1707,10 +1719,16 @@ def _place_free(p: _Planner, category: str, n: int, tries: int) -> int:
         dims = _dims(p, category)
         if dims is None:
             break
-        theta = 0.0 if spec.round else p.snap(spec.directed)
-        centre = _free_centre(p, category, dims, theta)
-        if centre is None:
-            continue
+        if _small(p, dims):  # the heading and colour are drawn once the centre is known to be free
+            centre = _free_point(p, min(0.5 * math.hypot(*dims) * p.ppm, p.size / 2 - 1))
+            if not p.centre_free(category, *centre):
+                continue
+            theta = 0.0 if spec.round else p.snap(spec.directed)
+        else:  # a big one's centre is chosen for its heading
+            theta = 0.0 if spec.round else p.snap(spec.directed)
+            centre = _free_centre(p, category, dims, theta)
+            if centre is None:
+                continue
         colour = spec.colours[int(p.rng.integers(len(spec.colours)))]
         placed += p.try_place(category, *centre, theta, *dims, colour)
     return placed
@@ -1875,6 +1893,8 @@ def _place_buildings(p: _Planner, n: int) -> int:
         # the building's long axis runs along the road, set back from it
         off = side * (road["width"] / 2 + p.px(p.rng.uniform(4, 20)) + dims[1] * p.ppm / 2)
         x, y = road["x"] + s * tx - off * ty, road["y"] + s * ty + off * tx
+        if not p.centre_free("building", x, y):  # the colour and the heading's jitter are drawn for a free centre
+            continue
         colour = spec.colours[int(p.rng.integers(len(spec.colours)))]
         placed += p.try_place("building", x, y, road["angle"] + p.rng.uniform(-2, 2), *dims, colour)
     if placed < n:
@@ -2156,14 +2176,18 @@ def _sensor_matrix(style: str) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _ground_colours(style: str, sensor: bool) -> np.ndarray:
-    """(3, 2 * len(GROUND_LABELS)) float32, read-only: the colour of each ground label in sun (first half) and in
-    shadow (second half), through the sensor's colour matrix (in 8-bit levels) when ``sensor`` is set. Folding
-    the shadow and the matrix into the palette spares render three whole-image passes."""
+    """(2 * len(GROUND_LABELS),) complex128, read-only: the colour of each ground label in sun (first half) and in
+    shadow (second half), through the sensor's colour matrix (in 8-bit levels) when ``sensor`` is set; each
+    entry is the four float32 R, G, B, 0 seen as one 16-byte number, so that one look-up over the image fetches
+    all three channels (numpy's take costs the same per pixel for 4 and 16 bytes). Folding the shadow and the
+    matrix into the palette spares render three whole-image passes."""
     sun = _palette(style)
-    out = np.concatenate([sun, sun * np.array(STYLES[style].shadow, np.float32)[:, None]], axis=1)
+    rgb = np.concatenate([sun, sun * np.array(STYLES[style].shadow, np.float32)[:, None]], axis=1)
     if sensor:
-        out = _sensor_matrix(style) @ out
-    out = out.astype(np.float32)
+        rgb = _sensor_matrix(style) @ rgb
+    out = np.zeros((rgb.shape[1], 4), np.float32)
+    out[:, :3] = rgb.T
+    out = out.view(np.complex128).ravel()
     out.setflags(write=False)
     return out
 
@@ -2192,14 +2216,15 @@ def render(
                 shade[o.sy0 : o.sy0 + h, o.sx0 : o.sx0 + w] |= o.shadow
         lab = shade.view(np.uint8) * np.uint8(len(GROUND_LABELS))  # the shadow colours (see _ground_colours)
         lab += plan.ground_label
-    lab = lab.astype(np.intp)  # converted once for the three look-ups (in uint8 first: cheaper)
+    lab = lab.astype(np.intp)  # the index conversion, in uint8 first: cheaper
     # the sensor's vignetting is a per-pixel gain: applied to the ground's brightness and to each object's patch
     # rather than to the three planes of the composite
     vignette = _vignette(S, st.name) if sensor and st.vignette else None
     bright = plan.ground_bright if vignette is None else plan.ground_bright * vignette
-    colours, img = _ground_colours(st.name, sensor), np.empty((3, S, S), np.float32)
+    rgbx = np.take(_ground_colours(st.name, sensor), lab).view(np.float32).reshape(S, S, 4)
+    img = np.empty((3, S, S), np.float32)
     for c in range(3):  # channel by channel into contiguous planes
-        np.multiply(np.take(colours[c], lab), bright, out=img[c])
+        np.multiply(rgbx[..., c], bright, out=img[c])
     matrix = _sensor_matrix(st.name).T if sensor else None
     for o in keep:
         # dense over the object's patch, then copied where its mask is: cheaper than gathering its pixels. The
