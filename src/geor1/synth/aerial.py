@@ -424,8 +424,6 @@ class _Bank:
     mid: np.ndarray  # (4, 2S, S) blocks of texture-scale fractal noise, unit variance
     grain: np.ndarray  # (4, 2S, S) blocks of white noise, unit variance (the ground's fine grain)
     fine: np.ndarray  # (3, 2S, 2S) white noise, unit variance, one plane per channel (sensor noise, object grain)
-    x: np.ndarray  # (S, S) pixel-centre x coordinates
-    y: np.ndarray  # (S, S) pixel-centre y coordinates
 
 
 def _fractal(
@@ -450,8 +448,7 @@ def _bank(size: int) -> _Bank:
     low = _fractal(rng, n, (2, 4, 8), (1.0, 0.5, 0.25))
     mid = _fractal(rng, n, (24, 48, 96), (1.0, 0.6, 0.35))
     fine = rng.standard_normal((n, n, 3), dtype=np.float32).transpose(2, 0, 1).copy()
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
-    fields = (_blocks(low), _blocks(mid), _blocks(fine[0]), fine, x, y)
+    fields = (_blocks(low), _blocks(mid), _blocks(fine[0]), fine)
     for a in fields:
         a.setflags(write=False)
     return _Bank(*fields)
