@@ -20,6 +20,7 @@ from geor1.synth.aerial import (
     _dilate,
     _ground_use,
     _is_cover,
+    _Planner,
     plan_scene,
     render,
     scene_from_plan,
@@ -236,6 +237,24 @@ def test_raster_first_part_check_sees_the_first_shape_and_stops_the_rest():
     np.testing.assert_array_equal(whole[2], canvas.raster(both, shapes, clip=False)[2])
     assert whole[:2] == alone[:2] and set(np.unique(whole[2])) == {0, 1, 2}
     assert not canvas.pixels.any()
+
+
+def test_paved_sites_stay_off_water():
+    # an apron, a tank pad or a parking lot is laid on land, trees or a road, never over a river
+    p = _Planner(np.random.default_rng(3), 448, STYLES["A"], 0.5, "farmland")
+    p.make_ground("river", 0, 0)
+    wet = np.argwhere(p.use == p.WATER)
+    y, x = wet[len(wet) // 2]
+    assert all(p.add_site(kind, x + 0.5, y + 0.5, 0.0, 30.0, 20.0) is None for kind in ("apron", "pad", "parking"))
+    # on open land, away from the river, the same pad is laid
+    y, x = next(
+        (y, x)
+        for y in range(20, 428, 16)
+        for x in range(20, 428, 16)
+        if not p.use[y - 20 : y + 20, x - 20 : x + 20].any()
+    )
+    site = p.add_site("pad", x + 0.5, y + 0.5, 0.0, 30.0, 20.0)
+    assert site is not None and (p.use == site).sum() > 400
 
 
 def test_category_filter_include_exclude():

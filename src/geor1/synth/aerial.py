@@ -1463,7 +1463,8 @@ class _Planner:
         h, w = patch.shape
         use = self.use[y0 : y0 + h, x0 : x0 + w]
         inside = patch > 0
-        if not (use[inside] <= self.TREE).all():  # over land, trees or roads (which then end at the site)
+        under = use[inside]
+        if not ((under <= self.TREE) & (under != self.WATER)).all():  # land, trees or roads (which end there)
             return None
         if (self.occ[y0 : y0 + h, x0 : x0 + w] & inside).any() or (
             self.shade[y0 : y0 + h, x0 : x0 + w] & inside
