@@ -10,6 +10,14 @@ and measures it in the same run, alternating with the working tree's code, so bo
 each figure is the best of ``--repeat`` runs. "cpu" rates divide by the process's CPU time, "wall" rates by
 elapsed time: on a machine shared with other jobs the CPU-time rate says what a free core would do.
 Target: >= 100 REC samples/s in memory at 448 px (the last column: in-memory cpu rate / 100).
+
+    taskset -c 1 python benchmarks/bench_synth.py --interleave ROUNDS --baseline REV [--chunk 10] [--tasks rec]
+
+``--interleave`` keeps one warm process per version and alternates them chunk by chunk (``--chunk`` samples
+each, the styles taking turns sample by sample, seeds 10000 on), so both see the same drift of the machine over
+many samples; it prints each version's CPU-time rate over ROUNDS x chunk samples and their ratio. Use it when the
+versions make different scenes from the same seeds (a change in the random draws): a scene's cost varies by a
+factor of three, so a fair comparison needs thousands of samples, not the best of a few hundred.
 """
 
 from __future__ import annotations
@@ -62,6 +70,50 @@ def run_child(src: Path, task: str, style: str, args: argparse.Namespace) -> dic
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+WORKER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from geor1.synth.builders import make_sample
+task, styles, size, i = sys.argv[2], sys.argv[3], int(sys.argv[4]), 0
+make_sample(task, 0, size=size, style=styles[0])
+for line in sys.stdin:  # each line asks for that many more samples; answers their CPU time
+    cpu = time.process_time()
+    for _ in range(int(line)):
+        make_sample(task, 10_000 + i, size=size, style=styles[i % len(styles)])
+        i += 1
+    print(time.process_time() - cpu, flush=True)
+"""
+
+
+def interleave(versions: dict[str, Path], task: str, args: argparse.Namespace) -> dict[str, float]:
+    """CPU seconds per version over ``args.interleave`` rounds of ``args.chunk`` samples, alternating warm workers."""
+    env = {**os.environ, **{v: "1" for v in THREAD_VARS}}
+    styles = "".join(args.styles)
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(src), task, styles, str(args.size)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name, src in versions.items()
+    }
+    cpu = dict.fromkeys(procs, 0.0)
+    for r in range(args.interleave):
+        for name in list(procs)[:: 1 if r % 2 == 0 else -1]:  # ABBA: neither always goes first
+            procs[name].stdin.write(f"{args.chunk}\n")
+            procs[name].stdin.flush()
+            answer = procs[name].stdout.readline()
+            if not answer:
+                sys.exit(f"benchmark worker for {name} ({task}) died")
+            cpu[name] += float(answer)
+    for proc in procs.values():
+        proc.stdin.close()
+        proc.wait()
+    return cpu
+
+
 def best(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: max(r[k] for r in runs) for k in runs[0]}
 
@@ -88,12 +140,30 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="REV", help="also measure src/ of this git revision")
     parser.add_argument("--repeat", type=int, default=1, help="runs per figure (the best one is reported)")
     parser.add_argument("--no-disk", action="store_true", help="in memory only")
+    parser.add_argument("--interleave", type=int, metavar="ROUNDS", help="alternate warm workers (see above)")
+    parser.add_argument("--chunk", type=int, default=10, help="samples per worker turn with --interleave")
     args = parser.parse_args()
+    if args.interleave and not args.baseline:
+        parser.error("--interleave compares two versions: give --baseline REV")
 
     with tempfile.TemporaryDirectory() as tmp:
         versions = {"now": ROOT / "src"}
         if args.baseline:
             versions = {args.baseline: export_src(args.baseline, Path(tmp)), **versions}
+        if args.interleave:
+            n = args.interleave * args.chunk
+            print(f"GeoSynth at {args.size} px, in memory, {n} samples per version in turns of {args.chunk}")
+            for task in args.tasks:
+                cpu = interleave(versions, task, args)
+                rates = {name: n / seconds for name, seconds in cpu.items()}
+                print(
+                    f"{task:5s} {'/'.join(args.styles):5s} "
+                    + "  ".join(f"{name[:10]} {rate:.1f}/s" for name, rate in rates.items())
+                    + f"  now/{args.baseline[:10]} {rates['now'] / rates[args.baseline]:.3f}x"
+                    + f"  now/target {rates['now'] / TARGET:.2f}",
+                    flush=True,
+                )
+            return
         print(f"GeoSynth at {args.size} px, {args.n} samples per measurement, best of {args.repeat}, one process each")
         head = f"{'task':5s} {'style':5s} {'code':>10s} {'memory cpu/s':>13s} {'wall/s':>7s}"
         head += "" if args.no_disk else f" {'disk cpu/s':>11s} {'wall/s':>7s}"

@@ -5,6 +5,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +181,14 @@ def test_crossview_dispatch(tmp_path):
     assert main(f"synth crossview --n 2 --size 224 --k 4 --out {tmp_path}".split()) == 0
     ds = load_dataset(tmp_path)
     assert len(ds) == 2 and all(s.task == "crossview" and len(s.choices) == 4 for s in ds)
+
+
+def test_speed_benchmark_interleaves_two_versions():
+    """benchmarks/bench_synth.py --interleave: both versions make the same number of samples, in turns."""
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "benchmarks/bench_synth.py", "--interleave", "2", "--chunk", "1", "--baseline", "HEAD"]
+    done = subprocess.run(cmd + ["--tasks", "rec", "--size", "128"], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    head, line = done.stdout.strip().splitlines()
+    assert "2 samples per version in turns of 1" in head
+    assert line.startswith("rec   A/B") and "now/HEAD" in line and "now/target" in line
