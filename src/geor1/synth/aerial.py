@@ -454,10 +454,15 @@ def _bank(size: int) -> _Bank:
     return _Bank(*fields)
 
 
+def _centres(size: int) -> np.ndarray:
+    """(size,) float32: the pixel centres along a row or a column, index + 0.5."""
+    return np.arange(size, dtype=np.float32) + np.float32(0.5)
+
+
 def _ramp(size: int, a: float, b: float, c: float = 0.0) -> np.ndarray:
     """(size, size) float32: ``a * x + b * y + c`` at the pixel centres (x = column + 0.5, y = row + 0.5), made as
     one outer sum of a column and a row: one whole-image step instead of four."""
-    t = np.arange(size, dtype=np.float32) + np.float32(0.5)
+    t = _centres(size)
     return np.add.outer(t * np.float32(b) + np.float32(c), t * np.float32(a))
 
 
@@ -1035,12 +1040,12 @@ def _project(
     return np.concatenate(pieces), shapes
 
 
-def _draw_into(pixels: np.ndarray):
-    """Pillow's core drawing object (``ImageDraw.Draw(image).draw``; its ``im`` is the core image) on an image that
-    shares the memory of ``pixels`` (a C-contiguous 2-D uint8 array): it draws straight into the array, with no
-    byte copies in and out. Its ``draw_polygon(xy, value, 1)`` fills and ``draw_lines(xy, value, 1)`` draws a
-    one-pixel polyline: all that ``ImageDraw.polygon(xy, fill=value)`` and ``ImageDraw.line(xy, fill=value)`` do
-    on an "L" image, without their per-call colour handling (a scene draws a few hundred shapes)."""
+def _draw_into(pixels: np.ndarray) -> tuple:
+    """Pillow's core drawing object and core image (``ImageDraw.Draw(image)``'s ``draw`` and ``im``) for an image
+    that shares the memory of ``pixels`` (a C-contiguous 2-D uint8 array): drawing goes straight into the array,
+    with no byte copies in and out. The core's ``draw_polygon(xy, value, 1)`` fills and ``draw_lines(xy, value,
+    1)`` draws a one-pixel polyline: all that ``ImageDraw.polygon(xy, fill=value)`` and ``ImageDraw.line(xy,
+    fill=value)`` do on an "L" image, without their per-call colour handling (a scene draws a few hundred)."""
     h, w = pixels.shape
     image = Image.frombuffer("L", (w, h), pixels, "raw", "L", 0, 1)  # shares pixels' memory
     image.readonly = 0  # frombuffer marks it read-only, and drawing would then copy it
@@ -1336,7 +1341,7 @@ class _Planner:
             c = rng.uniform(0.25, 0.75, 2) * S
             r = rng.uniform(0.15, 0.28) * S
             cx, cy = c.tolist()
-            t = np.arange(S, dtype=np.float32) + np.float32(0.5)  # pixel centres
+            t = _centres(S)
             d2 = np.add.outer((t - np.float32(cy)) ** 2, (t - np.float32(cx)) ** 2)
             depth = r * (1 + 0.2 * low) - np.sqrt(d2, out=d2)  # np.hypot guards overflow, several times slower
             self.water = {"kind": kind, "centre": c, "radius": r}
@@ -1738,8 +1743,8 @@ def _place_free(p: _Planner, category: str, n: int, tries: int) -> int:
         dims = _dims(p, category)
         if dims is None:
             break
-        if _small(p, dims):  # the heading and colour are drawn once the centre is known to be free
-            centre = _free_point(p, min(0.5 * math.hypot(*dims) * p.ppm, p.size / 2 - 1))
+        if _small(p, dims):  # its centre does not depend on the heading, which is drawn once the centre is free
+            centre = _free_centre(p, category, dims, 0.0)
             if not p.centre_free(category, *centre):
                 continue
             theta = 0.0 if spec.round else p.snap(spec.directed)
