@@ -1471,9 +1471,7 @@ class _Planner:
         under = use[inside]
         if not ((under <= self.TREE) & (under != self.WATER)).all():  # land, trees or roads (which end there)
             return None
-        if (self.occ[y0 : y0 + h, x0 : x0 + w] & inside).any() or (
-            self.shade[y0 : y0 + h, x0 : x0 + w] & inside
-        ).any():
+        if not self._clear(x0, y0, inside):
             return None
         site = self.SITE0 + self.n_sites
         self.n_sites += 1
@@ -1648,6 +1646,12 @@ class _Planner:
                 return False
         elif not self._surface_ok(CATEGORY_SPECS[category].surface, use, site, whole):
             return False
+        return self._clear(x0, y0, mask)
+
+    def _clear(self, x0: int, y0: int, mask: np.ndarray) -> bool:
+        """Whether the pixels ``mask`` (a bool patch at x0, y0) are clear of objects (with their margins) and of
+        shadows."""
+        h, w = mask.shape
         return not (
             (self.occ[y0 : y0 + h, x0 : x0 + w] & mask).any() or (self.shade[y0 : y0 + h, x0 : x0 + w] & mask).any()
         )
