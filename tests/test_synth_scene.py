@@ -5,9 +5,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
 from geor1.synth import CATEGORIES, HELD_OUT, SEEN, make_scene, parse_categories
 from geor1.synth.aerial import (
@@ -15,9 +12,7 @@ from geor1.synth.aerial import (
     GROUND,
     GROUND_LABELS,
     STYLES,
-    _blur,
     _Canvas,
-    _dilate,
     _ground_use,
     _is_cover,
     _Planner,
@@ -173,36 +168,6 @@ def test_styles_are_different_sensors():
     assert warmth(as_b) > warmth(plan) * 1.1
     # optics: B's point-spread function is wider
     assert STYLES["B"].blur_taps[1] < STYLES["A"].blur_taps[1]
-
-
-def test_blur_is_the_separable_convolution():
-    img = np.random.default_rng(0).random((9, 7, 3)).astype(np.float32)
-    taps = (0.25, 0.5, 0.25)
-    want = img.copy()
-    for axis in (0, 1):  # reference: pad by edge replication, weighted sum of shifted copies
-        pad = np.pad(want, [(1, 1) if i == axis else (0, 0) for i in range(3)], mode="edge")
-        n = want.shape[axis]
-        want = sum(t * np.take(pad, range(k, k + n), axis=axis) for k, t in enumerate(taps))
-    np.testing.assert_allclose(_blur(img, taps), want, atol=1e-6)
-    impulse = np.zeros((5, 5, 3), np.float32)
-    impulse[2, 2] = 1
-    np.testing.assert_allclose(_blur(impulse, taps)[2, :, 0], [0, 0.125, 0.25, 0.125, 0], atol=1e-7)
-
-
-def test_blur_without_the_centre_gain_is_the_convolution_over_its_square():
-    img = np.random.default_rng(1).random((3, 6, 5)).astype(np.float32)
-    taps = (0.14, 0.72, 0.14)
-    np.testing.assert_allclose(_blur(img, taps, axes=(1, 2), centre_gain=False) * 0.72**2, _blur(img, taps, (1, 2)))
-
-
-@settings(max_examples=60, deadline=None)
-@given(arrays(bool, st.tuples(st.integers(1, 12), st.integers(1, 12))), st.integers(1, 3))
-def test_dilate_is_the_square_dilation(mask, r):
-    h, w = mask.shape
-    want = np.zeros((h + 2 * r, w + 2 * r), bool)
-    for y, x in zip(*np.nonzero(mask)):  # each set pixel sets the (2r+1)^2 square around it (in grown coordinates)
-        want[y : y + 2 * r + 1, x : x + 2 * r + 1] = True
-    np.testing.assert_array_equal(_dilate(mask, r), want)
 
 
 def test_ground_use_and_cover_follow_the_label_names():

@@ -32,6 +32,7 @@ from functools import cache, lru_cache
 import numpy as np
 from PIL import Image, ImageDraw
 
+from geor1.synth import kernels
 from geor1.synth.scene import CATEGORIES, SIZE_CLASSES, Scene, SceneObject
 
 REF_SIZE = 448  # pixels; GSD ranges and minimum object sizes are stated at this image size
@@ -1068,8 +1069,8 @@ class _Canvas:
     ) -> tuple[int, int, np.ndarray] | None:
         """Draw ``shapes`` (see :func:`_project`), whose points follow one another in ``points`` (n, 2, image
         pixels); returns (x0, y0, uint8 patch) cropped tight to the drawn pixels, or None when nothing was drawn.
-        Without ``clip`` anything reaching within a pixel of the border is refused. ``first_ok(x0, y0, mask)``,
-        when given, is asked about the first shape's pixels as soon as it is drawn; if it says no, nothing more is
+        Without ``clip`` anything reaching within a pixel of the border is refused. ``first_ok(x0, y0, patch)``,
+        when given, is asked about the first shape's pixels (nonzero in the uint8 patch) as soon as it is drawn; if it says no, nothing more is
         drawn and None is returned (for a test that any part of a fitting object passes: a refusal then costs
         one shape, not all)."""
         size = self.size
@@ -1098,7 +1099,7 @@ class _Canvas:
                 bounds = self.image.crop((x0, y0, x1, y1)).getbbox()
                 if bounds is not None:
                     c0, r0, c1, r1 = bounds
-                    if not check(x0 + c0, y0 + r0, region[r0:r1, c0:c1] > 0):
+                    if not check(x0 + c0, y0 + r0, region[r0:r1, c0:c1]):
                         region[:] = 0
                         return None
         # the drawn pixels' bounds, from Pillow's own image (several times faster than numpy on a small region)
@@ -1115,26 +1116,6 @@ class _Canvas:
 def _canvas(size: int, thread: int) -> _Canvas:
     """A canvas per image size and thread, reused from scene to scene (raster leaves it blank)."""
     return _Canvas(size)
-
-
-def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
-    """Binary dilation by a (2r+1)^2 square, growing the array by r on each side. The square is separable, and
-    each pass ORs the padded array's flat bytes with themselves shifted (by one column, then by one row): what
-    a shift carries across a row's end lands in the zero padding of the next, so 4r in-place ORs do it."""
-    h, w = mask.shape
-    W = w + 2 * r
-    a = np.zeros((h + 2 * r, W), np.uint8)
-    a[r : r + h, r : r + w] = mask
-    flat = a.reshape(-1)
-    rows = flat.copy()
-    for d in range(1, r + 1):
-        rows[d:] |= flat[:-d]
-        rows[:-d] |= flat[d:]
-    out = rows.copy()
-    for d in range(W, r * W + 1, W):
-        out[d:] |= rows[:-d]
-        out[:-d] |= rows[d:]
-    return out.reshape(h + 2 * r, W).view(bool)
 
 
 # ----------------------------------------------------------------------------------------- plan
@@ -1255,16 +1236,10 @@ class _Planner:
 
     def ground_brightness(self) -> np.ndarray:
         """(size, size) float32: each ground pixel's brightness relative to its label's colour (noise and furrows)."""
-        lab = self.label.astype(np.intp)  # converted once, not in each look-up
-        bright = np.take(_AMP_MID, lab)
-        bright *= self.mid
-        grain = np.take(_AMP_FINE, lab)
-        grain *= self.fine
-        bright += grain
-        bright += 1.0
-        if self.extra is not None:
-            bright += self.extra
-        return bright
+        out = np.empty((self.size, self.size), np.float32)
+        extra = None if self.extra is None else self.extra.astype(np.float32, copy=False)
+        kernels.ground_brightness(self.label, self.mid, self.fine, _AMP_MID, _AMP_FINE, extra, out)
+        return out
 
     def _land_cover(self) -> np.ndarray:
         S, rng, low = self.size, self.rng, self.low
@@ -1466,13 +1441,10 @@ class _Planner:
             return None
         x0, y0, patch = r
         h, w = patch.shape
+        if not self._fits(None, None, x0, y0, patch):
+            return None
         use = self.use[y0 : y0 + h, x0 : x0 + w]
         inside = patch > 0
-        under = use[inside]
-        if not ((under <= self.TREE) & (under != self.WATER)).all():  # land, trees or roads (which end there)
-            return None
-        if not self._clear(x0, y0, inside):
-            return None
         site = self.SITE0 + self.n_sites
         self.n_sites += 1
         self.label[y0 : y0 + h, x0 : x0 + w][inside] = patch[inside]
@@ -1542,8 +1514,7 @@ class _Planner:
             return False
         x0, y0, index = r
         h, w = index.shape
-        mask = index > 0
-        if not self._fits(category, site, x0, y0, mask):
+        if not self._fits(category, site, x0, y0, index):
             return False
         shadow = None
         sx0 = sy0 = 0
@@ -1563,12 +1534,7 @@ class _Planner:
             across = (ramp[1 : w + 1] + np.float32(x0 - cx)) * np.float32(k * sx)
             down = (ramp[1 : h + 1] + np.float32(y0 - cy)) * np.float32(k * sy) + np.float32(1.0)
             relief = np.add.outer(down, across)
-        margin = 1 if category == "vehicle" else 2
-        grown = _dilate(mask, margin)
-        gy0, gx0 = y0 - margin, x0 - margin
-        cy0, cx0 = max(0, gy0), max(0, gx0)
-        cy1, cx1 = min(S, gy0 + grown.shape[0]), min(S, gx0 + grown.shape[1])
-        self.occ[cy0:cy1, cx0:cx1] |= grown[cy0 - gy0 : cy1 - gy0, cx0 - gx0 : cx1 - gx0]
+        kernels.occupy(self.occ, x0, y0, index, 1 if category == "vehicle" else 2)  # the object and a margin
         if shadow is not None:
             self.shade[sy0 : sy0 + shadow.shape[0], sx0 : sx0 + shadow.shape[1]] |= shadow
         lut = np.array([(0.0, 0.0, 0.0), *design.lut], np.float32)
@@ -1610,7 +1576,7 @@ class _Planner:
         self, surface: str, cx: float, cy: float, theta: float, length: float, width: float, site: int | None
     ) -> bool:
         """A cheap early test before drawing: the corners of the object's length x width rectangle are inside the
-        image (a pixel from its border), unoccupied and on the surface (the rule of :meth:`_surface_ok` for a
+        image (a pixel from its border), unoccupied and on the surface (the rule of :func:`_surface_rule` for a
         land, water or road object). Plain Python on four points: numpy's per-call cost would dominate."""
         t = math.radians(theta)
         hl, hw = length * self.ppm / 2, width * self.ppm / 2
@@ -1635,45 +1601,46 @@ class _Planner:
                 return False
         return True
 
-    def _fits(self, category: str, site: int | None, x0: int, y0: int, mask: np.ndarray, whole: bool = True) -> bool:
-        """Whether the pixels ``mask`` (a bool patch at x0, y0) of an object of ``category`` are on its surface
-        (see :meth:`_surface_ok`) and clear of other objects and of shadows."""
-        h, w = mask.shape
-        use = self.use[y0 : y0 + h, x0 : x0 + w][mask]
-        # a turbine's rotor is in the air: it may sweep over roads and trees, not over water or a site
-        if category == "wind turbine":
-            if (use == self.WATER).any() or (use >= self.SITE0).any():
-                return False
-        elif not self._surface_ok(CATEGORY_SPECS[category].surface, use, site, whole):
-            return False
-        return self._clear(x0, y0, mask)
+    def _fits(self, category: str, site: int | None, x0: int, y0: int, patch: np.ndarray, whole: bool = True) -> bool:
+        """Whether the pixels of ``patch`` (nonzero = the object, at x0, y0) of an object of ``category`` are on its
+        surface (see :func:`_surface_rule`; on ``site``, when given) and clear of other objects and of shadows.
+        ``whole=False`` checks only the rules that hold pixel by pixel, which every part of a fitting object
+        passes: not the share of water that "across" and "shore" ask of the whole object."""
+        allowed, lo, hi = _surface_rule(category, site, whole)
+        return kernels.fits(self.use, self.occ, self.shade, x0, y0, patch, allowed, self.WATER, lo, hi)
 
-    def _clear(self, x0: int, y0: int, mask: np.ndarray) -> bool:
-        """Whether the pixels ``mask`` (a bool patch at x0, y0) are clear of objects (with their margins) and of
-        shadows."""
-        h, w = mask.shape
-        return not (
-            (self.occ[y0 : y0 + h, x0 : x0 + w] & mask).any() or (self.shade[y0 : y0 + h, x0 : x0 + w] & mask).any()
-        )
 
-    def _surface_ok(self, surface: str, use: np.ndarray, site: int | None, whole: bool = True) -> bool:
-        """Whether the ground uses ``use`` under an object's pixels suit its ``surface`` (on ``site``, when
-        given). ``whole=False`` checks only the rules that hold pixel by pixel, which every part of a fitting
-        object passes: not the share of water that "across" and "shore" ask of the whole object."""
-        if surface == "water":
-            return bool((use == self.WATER).all())
-        if site is not None:
-            return bool((use == site).all())
-        if surface == "land":  # a field or building may clear trees, nothing else
-            return bool(((use == self.LAND) | (use == self.TREE)).all())
-        if surface == "road":
-            return bool((use == self.ROAD).all())
-        if surface == "across":
-            return bool((use < self.SITE0).all()) and (not whole or (use == self.WATER).mean() > 0.3)
-        if surface == "shore":  # a quay may take over the shore road
-            ok = (use <= self.TREE).all()
-            return bool(ok) and (not whole or 0.35 <= (use == self.WATER).mean() <= 0.92)
+@cache
+def _surface_rule(category: str | None, site: int | None, whole: bool = True) -> tuple[np.ndarray, float, float]:
+    """What an object of ``category`` may stand on: (allowed, lo, hi), where ``allowed`` (256 bool) says which
+    ground uses (the _Planner constants, or a site id) its pixels may cover, and the share of them on water must
+    be within [lo, hi]. ``category=None`` is a paved site (land, trees or roads, which end there). ``whole=False``
+    leaves out the share."""
+    P, uses = _Planner, np.arange(256)
+    lo, hi = 0.0, 1.0
+    surface = None if category in (None, "wind turbine") else CATEGORY_SPECS[category].surface
+    if category is None:
+        allowed = (uses <= P.TREE) & (uses != P.WATER)
+    elif surface is None:  # a turbine's rotor is in the air: it may sweep over roads and trees, not water or a site
+        allowed = (uses != P.WATER) & (uses < P.SITE0)
+    elif surface == "water":
+        allowed = uses == P.WATER
+    elif site is not None:
+        allowed = uses == site
+    elif surface == "land":  # a field or building may clear trees, nothing else
+        allowed = (uses == P.LAND) | (uses == P.TREE)
+    elif surface == "road":
+        allowed = uses == P.ROAD
+    elif surface == "across":  # a bridge: more than 30% of it over water
+        allowed, lo = uses < P.SITE0, math.nextafter(0.3, 1.0)
+    elif surface == "shore":  # a quay may take over the shore road
+        allowed, lo, hi = uses <= P.TREE, 0.35, 0.92
+    else:
         raise ValueError(surface)
+    if not whole:
+        lo, hi = 0.0, 1.0
+    allowed.setflags(write=False)
+    return allowed, lo, hi
 
 
 # --------------------------------------------------------------------------------------- placers
@@ -2162,38 +2129,11 @@ def _noise(size: int, style: str) -> np.ndarray:
     return out
 
 
-def _blur(
-    img: np.ndarray, taps: tuple[float, float, float], axes: tuple[int, ...] = (0, 1), centre_gain: bool = True
-) -> np.ndarray:
-    """Separable 3-tap convolution ``(t, c, t)`` along ``axes``, edges replicated. Each pass adds the array to
-    itself shifted by one step along the axis in its flat (C-order) memory, which is one long loop instead of
-    one per row; the elements that wrapped are those at the first and last index along the axis, which are
-    then redone with the edge replicated. ``centre_gain=False`` leaves out the factor ``c ** len(axes)`` (for a
-    caller that has put it into its input already: one whole-array pass fewer)."""
-    t, c = np.float32(taps[0]), np.float32(taps[1])
-    img = np.ascontiguousarray(img)
-    for axis in axes:  # each pass computes (a + t / c * (left + right)), no temporary array; c once at the end
-        k, flat = math.prod(img.shape[axis + 1 :]), img.reshape(-1)
-        out = np.empty_like(img)
-        mid = out.reshape(-1)[k:-k]
-        np.add(flat[: -2 * k], flat[2 * k :], out=mid)
-        mid *= t / c
-        mid += flat[k:-k]
-        lead = (slice(None),) * axis
-        for edge, inner in ((0, 1), (-1, -2)):
-            a = img[(*lead, edge)]
-            out[(*lead, edge)] = a + t / c * (a + img[(*lead, inner)])
-        img = out
-    if centre_gain:
-        img *= c ** len(axes)
-    return img
-
-
 @lru_cache(maxsize=4)
 def _sensor_matrix(style: str) -> np.ndarray:
     """3 x 3 matrix applied to an RGB column vector (``M @ rgb``): channel gains, then saturation, then scaling to
-    8-bit levels and by the square of the blur's centre tap (which the blur in :func:`render` then leaves out:
-    the blur is linear)."""
+    8-bit levels and by the square of the blur's centre tap (which the sensor pass, :func:`kernels.sensor`, then
+    leaves out: its taps are ``(t / c, 1, t / c)``, and the blur is linear)."""
     st = STYLES[style]
     s = st.saturation
     sat = s * np.eye(3) + (1 - s) / 3 * np.ones((3, 3))
@@ -2204,18 +2144,14 @@ def _sensor_matrix(style: str) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _ground_colours(style: str, sensor: bool) -> np.ndarray:
-    """(2 * len(GROUND_LABELS),) complex128, read-only: the colour of each ground label in sun (first half) and in
-    shadow (second half), through the sensor's colour matrix (in 8-bit levels) when ``sensor`` is set; each
-    entry is the four float32 R, G, B, 0 seen as one 16-byte number, so that one look-up over the image fetches
-    all three channels (numpy's take costs the same per pixel for 4 and 16 bytes). Folding the shadow and the
-    matrix into the palette spares render three whole-image passes."""
+    """(2 * len(GROUND_LABELS), 3) float32, read-only: the colour of each ground label in sun (first half) and in
+    shadow (second half), through the sensor's colour matrix (in 8-bit levels) when ``sensor`` is set. Folding
+    the shadow and the matrix into the palette spares render three whole-image passes."""
     sun = _palette(style)
     rgb = np.concatenate([sun, sun * np.array(STYLES[style].shadow, np.float32)[:, None]], axis=1)
     if sensor:
         rgb = _sensor_matrix(style) @ rgb
-    out = np.zeros((rgb.shape[1], 4), np.float32)
-    out[:, :3] = rgb.T
-    out = out.view(np.complex128).ravel()
+    out = np.ascontiguousarray(rgb.T, np.float32)
     out.setflags(write=False)
     return out
 
@@ -2235,24 +2171,19 @@ def render(
     bank = _bank(S)
     omit = set(omit)
     keep = [o for i, o in enumerate(plan.objects) if i not in omit]
-    lab = plan.ground_label
+    shade = None
     if shadows:
         shade = plan.ground_shade.copy()
         for o in keep:
             if o.shadow is not None:
                 h, w = o.shadow.shape
                 shade[o.sy0 : o.sy0 + h, o.sx0 : o.sx0 + w] |= o.shadow
-        lab = shade.view(np.uint8) * np.uint8(len(GROUND_LABELS))  # the shadow colours (see _ground_colours)
-        lab += plan.ground_label
-    lab = lab.astype(np.intp)  # the index conversion, in uint8 first: cheaper
     # the sensor's vignetting is a per-pixel gain: applied to the ground's brightness and to each object's patch
     # rather than to the three planes of the composite
     vignette = _vignette(S, st.name) if sensor and st.vignette else None
-    bright = plan.ground_bright if vignette is None else plan.ground_bright * vignette
-    rgbx = np.take(_ground_colours(st.name, sensor), lab).view(np.float32).reshape(S, S, 4)
     img = np.empty((3, S, S), np.float32)
-    for c in range(3):  # channel by channel into contiguous planes
-        np.multiply(rgbx[..., c], bright, out=img[c])
+    palette = _ground_colours(st.name, sensor)
+    kernels.colour_ground(plan.ground_label, shade, len(GROUND_LABELS), plan.ground_bright, vignette, palette, img)
     matrix = _sensor_matrix(st.name).T if sensor else None
     for o in keep:
         # dense over the object's patch, then copied where its mask is: cheaper than gathering its pixels. The
@@ -2270,17 +2201,15 @@ def render(
         if gain is not None:
             colour *= gain
         np.copyto(img[:, o.y0 : o.y0 + h, o.x0 : o.x0 + w], colour, where=o.index > 0)
-    if sensor:
-        img = _blur(img, st.blur_taps, axes=(1, 2), centre_gain=False)  # the gain is in the sensor matrix
+    out = np.empty((3, S, S), np.uint8)
+    if sensor:  # blur, noise and rounding in one pass; the blur's centre gain is in the sensor matrix
+        t, c = np.float32(st.blur_taps[0]), np.float32(st.blur_taps[1])
         ox, oy, _ = plan.noise_key
-        noise, start = _noise(S, st.name), oy * S + ox
-        for c in range(3):
-            img[c] += noise[c, start : start + S * S].reshape(S, S)
+        kernels.sensor(img, t / c, _noise(S, st.name), oy * S + ox, out)
     else:
         img *= np.float32(255.0)
         img += np.float32(0.5)
-    out = np.empty((3, S, S), np.uint8)
-    np.clip(img, 0, 255, out=out, casting="unsafe")
+        np.clip(img, 0, 255, out=out, casting="unsafe")
     return Image.merge("RGB", [Image.fromarray(channel) for channel in out])
 
 

@@ -1,0 +1,118 @@
+"""Compiled per-pixel passes of the aerial renderer (numba).
+
+numpy makes one whole-image pass, and a temporary array, per operation; each loop here makes one pass. Each
+computes the same float32 values as the numpy expression in its docstring, operation by operation in the same
+order (no fast-math, so no reassociation or fused multiply-adds): the tests compare them bit for bit.
+``cache=True`` keeps the machine code in ``__pycache__``, so only the first process on a machine compiles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_ZERO, _ONE, _TOP = np.float32(0.0), np.float32(1.0), np.float32(255.0)
+
+
+@njit(cache=True, nogil=True)
+def ground_brightness(label, mid, fine, amp_mid, amp_fine, extra, out):  # pragma: no cover - compiled
+    """``out = amp_mid[label] * mid + amp_fine[label] * fine + 1 (+ extra)``: the ground's relative brightness.
+    ``label`` (S, S) uint8; ``mid``, ``fine``, ``out`` and ``extra`` (or None) (S, S) float32; the amplitudes
+    float32 per label."""
+    h, w = label.shape
+    for y in range(h):
+        for x in range(w):
+            k = label[y, x]
+            v = amp_mid[k] * mid[y, x] + amp_fine[k] * fine[y, x] + _ONE
+            if extra is not None:
+                v += extra[y, x]
+            out[y, x] = v
+
+
+@njit(cache=True, nogil=True)
+def colour_ground(label, shade, n_labels, bright, vignette, palette, out):  # pragma: no cover - compiled
+    """``out[c] = palette[label + n_labels * shade, c] * (bright * vignette)`` for c in 0, 1, 2: the ground's
+    colour planes. ``label`` (S, S) uint8; ``shade`` (S, S) bool or None (no shadows); ``bright`` and
+    ``vignette`` (or None) (S, S) float32; ``palette`` (2 * n_labels, >= 3) float32 (sun colours, then shadow
+    colours); ``out`` (3, S, S) float32."""
+    h, w = label.shape
+    for y in range(h):
+        for x in range(w):
+            k = label[y, x]
+            if shade is not None and shade[y, x]:
+                k += n_labels
+            b = bright[y, x]
+            if vignette is not None:
+                b = b * vignette[y, x]
+            out[0, y, x] = palette[k, 0] * b
+            out[1, y, x] = palette[k, 1] * b
+            out[2, y, x] = palette[k, 2] * b
+
+
+@njit(cache=True, nogil=True)
+def sensor(img, ratio, noise, start, out):  # pragma: no cover - compiled
+    """Blur, noise and quantise: per channel plane, the separable 3-tap blur ``(ratio, 1, ratio)`` (edges
+    replicated; each pass ``a + ratio * (left + right)``, down the columns first, then along the rows), plus
+    ``noise[c, start : start + H * W]`` read as (H, W), truncated into 0..255 (the noise carries the 0.5 that
+    makes truncation round). ``img`` (C, H, W) float32; ``noise`` (C, n) float32; ``out`` (C, H, W) uint8."""
+    n_ch, h, w = img.shape
+    row = np.empty(w + 2, np.float32)  # one row after the vertical pass, its edge pixels repeated at each end
+    for c in range(n_ch):
+        plane, grain, dest = img[c], noise[c], out[c]
+        for y in range(h):
+            up, here, down = plane[max(y - 1, 0)], plane[y], plane[min(y + 1, h - 1)]
+            for x in range(w):
+                row[x + 1] = here[x] + ratio * (up[x] + down[x])
+            row[0], row[w + 1] = row[1], row[w]
+            base = start + y * w
+            line = dest[y]
+            for x in range(w):
+                v = row[x + 1] + ratio * (row[x] + row[x + 2]) + grain[base + x]
+                line[x] = np.uint8(min(max(v, _ZERO), _TOP))
+
+
+@njit(cache=True, nogil=True)
+def fits(use, occ, shade, x0, y0, patch, allowed, water, share_lo, share_hi):  # pragma: no cover - compiled
+    """Whether the pixels where ``patch`` (h, w, nonzero = the object) lies at (x0, y0) are all on an allowed
+    ground use (``allowed[use]``), unoccupied (``occ``) and unshaded (``shade``), and the share of them on
+    ``water`` is within ``[share_lo, share_hi]`` (0 and 1 ask nothing of it). The patch must lie inside the
+    (S, S) maps ``use`` (uint8), ``occ`` and ``shade`` (bool)."""
+    h, w = patch.shape
+    n = wet = 0
+    for i in range(h):
+        for j in range(w):
+            if patch[i, j]:
+                y, x = y0 + i, x0 + j
+                u = use[y, x]
+                if not allowed[u] or occ[y, x] or shade[y, x]:
+                    return False
+                n += 1
+                if u == water:
+                    wet += 1
+    if share_lo > 0.0 or share_hi < 1.0:
+        return n > 0 and share_lo <= wet / n <= share_hi
+    return True
+
+
+@njit(cache=True, nogil=True)
+def occupy(occ, x0, y0, patch, r):  # pragma: no cover - compiled
+    """Mark in ``occ`` (S, S bool) the pixels within ``r`` (a (2r+1)^2 square) of the object where ``patch`` (h,
+    w, nonzero = the object) lies at (x0, y0), clipped to the image: the object and its margin."""
+    h, w = patch.shape
+    size_y, size_x = occ.shape
+    row = np.empty(w + 2 * r, np.bool_)  # one patch row grown sideways by r; row[k] is image column x0 - r + k
+    for i in range(h):
+        row[:] = False
+        hit = False
+        for j in range(w):
+            if patch[i, j]:
+                hit = True
+                for d in range(2 * r + 1):
+                    row[j + d] = True
+        if not hit:
+            continue
+        for y in range(max(0, y0 + i - r), min(size_y, y0 + i + r + 1)):
+            for k in range(w + 2 * r):
+                x = x0 - r + k
+                if row[k] and 0 <= x < size_x:
+                    occ[y, x] = True
