@@ -193,3 +193,31 @@ def test_occupy_marks_the_square_dilation_clipped_to_the_image(patch, x0, y0, r)
         want[max(0, y - r) : max(0, y + r + 1), max(0, x - r) : max(0, x + r + 1)] = True
     kernels.occupy(occ, x0, y0, patch, r)
     np.testing.assert_array_equal(occ, want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(np.uint8, st.tuples(st.integers(1, 5), st.integers(1, 5)), elements=st.integers(0, 3)),
+    st.sampled_from([0.0, 0.03, 0.5]),
+    st.booleans(),
+    st.booleans(),
+    st.randoms(use_true_random=False),
+)
+def test_paste_paints_the_lut_times_the_gain_where_the_object_is(index, texture, relief, vignetted, rnd):
+    rng = np.random.default_rng(rnd.randrange(2**32))
+    S, (h, w) = 8, index.shape
+    x0, y0, gx, gy = (int(v) for v in rng.integers(0, 3, 4))
+    img = rng.random((3, S, S)).astype(np.float32)
+    before = img.copy()
+    lut = rng.random((4, 3)).astype(np.float32) * 200
+    grain = rng.normal(size=(2 * S, 2 * S)).astype(np.float32)
+    ramp = (0.8 + rng.random((h, w)) * 0.4).astype(np.float32) if relief else None
+    vignette = (0.7 + rng.random((S, S)) * 0.3).astype(np.float32) if vignetted else None
+    kernels.paste(img, x0, y0, index, lut, np.float32(texture), grain, gx, gy, ramp, vignette)
+    gain = 1 + texture * grain[gy : gy + h, gx : gx + w]  # numpy, as render once wrote it
+    for factor in (ramp, None if vignette is None else vignette[y0 : y0 + h, x0 : x0 + w]):
+        if factor is not None:
+            gain = gain * factor
+    want = before.copy()
+    np.copyto(want[:, y0 : y0 + h, x0 : x0 + w], np.take(lut.T, index, axis=1) * gain, where=index > 0)
+    np.testing.assert_array_equal(img, want)

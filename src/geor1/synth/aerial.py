@@ -2185,22 +2185,11 @@ def render(
     palette = _ground_colours(st.name, sensor)
     kernels.colour_ground(plan.ground_label, shade, len(GROUND_LABELS), plan.ground_bright, vignette, palette, img)
     matrix = _sensor_matrix(st.name).T if sensor else None
-    for o in keep:
-        # dense over the object's patch, then copied where its mask is: cheaper than gathering its pixels. The
-        # grain, relief and vignetting make one (h, w) gain, applied to the three contiguous channel planes.
-        h, w = o.index.shape
+    grain = bank.fine[2]
+    for o in keep:  # the grain, relief and vignetting make one gain per pixel
+        ox, oy, _ = o.texture_key
         lut = o.lut if matrix is None else o.lut @ matrix
-        colour = np.take(lut.T, o.index, axis=1)  # (3, h, w), contiguous
-        gain = None
-        if o.texture:
-            ox, oy, _ = o.texture_key
-            gain = 1 + o.texture * bank.fine[2, oy : oy + h, ox : ox + w]
-        for factor in (o.relief, None if vignette is None else vignette[o.y0 : o.y0 + h, o.x0 : o.x0 + w]):
-            if factor is not None:
-                gain = factor if gain is None else gain * factor
-        if gain is not None:
-            colour *= gain
-        np.copyto(img[:, o.y0 : o.y0 + h, o.x0 : o.x0 + w], colour, where=o.index > 0)
+        kernels.paste(img, o.x0, o.y0, o.index, lut, np.float32(o.texture), grain, ox, oy, o.relief, vignette)
     out = np.empty((3, S, S), np.uint8)
     if sensor:  # blur, noise and rounding in one pass; the blur's centre gain is in the sensor matrix
         t, c = np.float32(st.blur_taps[0]), np.float32(st.blur_taps[1])

@@ -116,3 +116,26 @@ def occupy(occ, x0, y0, patch, r):  # pragma: no cover - compiled
                 x = x0 - r + k
                 if row[k] and 0 <= x < size_x:
                     occ[y, x] = True
+
+
+@njit(cache=True, nogil=True)
+def paste(img, x0, y0, index, lut, texture, grain, gx, gy, relief, vignette):  # pragma: no cover - compiled
+    """Paint an object into ``img`` (3, S, S float32) where ``index`` (h, w uint8, 0 = not the object) lies at
+    (x0, y0): ``lut[index, c] * gain``, with ``gain = (1 + texture * grain[gy + i, gx + j]) * relief[i, j] *
+    vignette[y0 + i, x0 + j]`` (``relief`` (h, w) and ``vignette`` (S, S) float32, each or None; ``texture``
+    float32; ``grain`` a float32 plane)."""
+    h, w = index.shape
+    for i in range(h):
+        for j in range(w):
+            k = index[i, j]
+            if k == 0:
+                continue
+            g = _ONE + texture * grain[gy + i, gx + j]
+            if relief is not None:
+                g = g * relief[i, j]
+            y, x = y0 + i, x0 + j
+            if vignette is not None:
+                g = g * vignette[y, x]
+            img[0, y, x] = lut[k, 0] * g
+            img[1, y, x] = lut[k, 1] * g
+            img[2, y, x] = lut[k, 2] * g
