@@ -18,6 +18,9 @@ each, the styles taking turns sample by sample, seeds 10000 on), so both see the
 many samples; it prints each version's CPU-time rate over ROUNDS x chunk samples and their ratio. Use it when the
 versions make different scenes from the same seeds (a change in the random draws): a scene's cost varies by a
 factor of three, so a fair comparison needs thousands of samples, not the best of a few hundred.
+
+Each process makes ``WARM`` samples before its clock starts. A version extracted by ``--baseline`` has no numba
+cache yet, so it compiles its kernels then; a note is printed if a kernel was still loaded or compiled while timed.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pathlib import Path
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 TARGET = 100.0  # REC samples per second in memory at 448 px, one core
+WARM = 16  # samples before timing (styles in turn): enough to load every kernel version a sample uses
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -51,12 +55,28 @@ def measure(task: str, style: str, n: int, size: int, disk: bool) -> dict[str, f
         for i in range(n):
             make_sample(task, 10_000 + i, size=size, style=style)
 
-    make_sample(task, 0, size=size, style=style)  # warm the caches (noise bank, palettes, sensor planes)
+    warm(make_sample, task, style, size)
+    loaded = compiled()
     out = dict(zip(("mem_cpu", "mem_wall"), rate(in_memory)))
     if disk:
         with tempfile.TemporaryDirectory() as tmp:
             out.update(zip(("disk_cpu", "disk_wall"), rate(lambda: write_task(task, tmp, n, 0, size, style))))
+    out["loaded"] = compiled() - loaded
     return out
+
+
+def warm(make_sample, task: str, styles: str, size: int) -> None:
+    """Samples before the clock starts: they fill the caches (noise bank, palettes, sensor planes) and load or
+    compile the numba kernels' versions the samples need (compiling takes seconds, once per machine and code)."""
+    for i in range(WARM):
+        make_sample(task, i, size=size, style=styles[i % len(styles)])
+
+
+def compiled() -> int:
+    """How many versions of geor1's numba kernels this process has loaded or compiled so far (0 for code without
+    them). A rise during a measurement means it timed one."""
+    kernels = sys.modules.get("geor1.synth.kernels")
+    return sum(len(getattr(f, "signatures", ())) for f in vars(kernels).values()) if kernels else 0
 
 
 def run_child(src: Path, task: str, style: str, args: argparse.Namespace) -> dict[str, float]:
@@ -73,15 +93,17 @@ def run_child(src: Path, task: str, style: str, args: argparse.Namespace) -> dic
 WORKER = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[5])
 from geor1.synth.builders import make_sample
+from bench_synth import compiled, warm
 task, styles, size, i = sys.argv[2], sys.argv[3], int(sys.argv[4]), 0
-make_sample(task, 0, size=size, style=styles[0])
-for line in sys.stdin:  # each line asks for that many more samples; answers their CPU time
-    cpu = time.process_time()
+warm(make_sample, task, styles, size)
+for line in sys.stdin:  # each line asks for that many more samples; answers their CPU time and kernels loaded
+    cpu, loaded = time.process_time(), compiled()
     for _ in range(int(line)):
         make_sample(task, 10_000 + i, size=size, style=styles[i % len(styles)])
         i += 1
-    print(time.process_time() - cpu, flush=True)
+    print(time.process_time() - cpu, compiled() - loaded, flush=True)
 """
 
 
@@ -91,7 +113,7 @@ def interleave(versions: dict[str, Path], task: str, args: argparse.Namespace) -
     styles = "".join(args.styles)
     procs = {
         name: subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(src), task, styles, str(args.size)],
+            [sys.executable, "-c", WORKER, str(src), task, styles, str(args.size), str(Path(__file__).parent)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -99,7 +121,7 @@ def interleave(versions: dict[str, Path], task: str, args: argparse.Namespace) -
         )
         for name, src in versions.items()
     }
-    cpu = dict.fromkeys(procs, 0.0)
+    cpu, loaded = dict.fromkeys(procs, 0.0), dict.fromkeys(procs, 0)
     for r in range(args.interleave):
         for name in list(procs)[:: 1 if r % 2 == 0 else -1]:  # ABBA: neither always goes first
             procs[name].stdin.write(f"{args.chunk}\n")
@@ -107,11 +129,20 @@ def interleave(versions: dict[str, Path], task: str, args: argparse.Namespace) -
             answer = procs[name].stdout.readline()
             if not answer:
                 sys.exit(f"benchmark worker for {name} ({task}) died")
-            cpu[name] += float(answer)
+            seconds, kernels = answer.split()
+            cpu[name] += float(seconds)
+            loaded[name] += int(kernels)
     for proc in procs.values():
         proc.stdin.close()
         proc.wait()
+    warn_loaded(task, loaded)
     return cpu
+
+
+def warn_loaded(task: str, loaded: dict[str, int]) -> None:
+    for name, k in loaded.items():
+        if k:
+            print(f"note: {name} ({task}) loaded or compiled {k} kernel version(s) while timed; raise WARM", flush=True)
 
 
 def best(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -174,6 +205,7 @@ def main() -> None:
                 for _ in range(args.repeat):  # alternate the versions, so a change in load hits both
                     for name, src in versions.items():
                         runs[name].append(run_child(src, task, style, args))
+                        warn_loaded(task, {name: runs[name][-1].pop("loaded", 0)})
                 base = best(runs[args.baseline])["mem_cpu"] if args.baseline else None
                 for name in versions:
                     r = best(runs[name])

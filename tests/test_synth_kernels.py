@@ -221,3 +221,42 @@ def test_paste_paints_the_lut_times_the_gain_where_the_object_is(index, texture,
     want = before.copy()
     np.copyto(want[:, y0 : y0 + h, x0 : x0 + w], np.take(lut.T, index, axis=1) * gain, where=index > 0)
     np.testing.assert_array_equal(img, want)
+
+
+def _free_grid_reference(use, occ, grid, fx, fy, rx, ry):
+    n, size = len(grid), use.shape[0]
+    corners = np.array([(0, 0), (-fx - rx, -fy - ry), (-fx + rx, -fy + ry), (fx - rx, fy - ry), (fx + rx, fy + ry)])
+    xs = np.add.outer(np.tile(grid, n), corners[:, 0])
+    ys = np.add.outer(np.repeat(grid, n), corners[:, 1])
+    inside = ((xs >= 1) & (xs < size - 1) & (ys >= 1) & (ys < size - 1)).all(axis=1)
+    ix, iy = np.clip(xs, 0, size - 1).astype(int), np.clip(ys, 0, size - 1).astype(int)
+    u = use[iy, ix]
+    return np.flatnonzero(inside & ~occ[iy, ix].any(axis=1) & ((u == P.LAND) | (u == P.TREE)).all(axis=1))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 6), st.floats(0, 360), st.floats(0, 8), st.floats(0, 8), st.randoms(use_true_random=False))
+def test_free_grid_keeps_the_centres_whose_footprint_is_on_free_land(n, theta, half_length, half_width, rnd):
+    rng = np.random.default_rng(rnd.randrange(2**32))
+    S = 20
+    use = rng.choice([P.LAND, P.WATER, P.ROAD, P.TREE], (S, S), p=[0.6, 0.1, 0.1, 0.2]).astype(np.uint8)
+    occ = rng.random((S, S)) < 0.05
+    grid = np.linspace(2.5, S - 2.5, n)
+    t = np.radians(theta)
+    fx, fy = np.sin(t) * half_length, -np.cos(t) * half_length
+    rx, ry = np.cos(t) * half_width, np.sin(t) * half_width
+    got = kernels.free_grid(use, occ, grid, fx, fy, rx, ry, P.LAND, P.TREE)
+    np.testing.assert_array_equal(got, _free_grid_reference(use, occ, grid, fx, fy, rx, ry))
+
+
+def test_free_grid_hand_checked():
+    use = np.full((10, 10), P.LAND, np.uint8)
+    occ = np.zeros((10, 10), bool)
+    grid = np.array([3.5, 6.5])
+    # a 4 x 2 px footprint along x: corners at centre +-2 in x, +-1 in y; every centre fits on empty land
+    assert kernels.free_grid(use, occ, grid, 2.0, 0.0, 0.0, 1.0, P.LAND, P.TREE).tolist() == [0, 1, 2, 3]
+    use[2, 8] = P.WATER  # the corner (8.5, 2.5) of the centre (6.5, 3.5), k = 0 * 2 + 1
+    occ[7, 1] = True  # the corner (1.5, 7.5) of the centre (3.5, 6.5), k = 2
+    assert kernels.free_grid(use, occ, grid, 2.0, 0.0, 0.0, 1.0, P.LAND, P.TREE).tolist() == [0, 3]
+    # a footprint reaching the border is refused: x = 6.5 + 2.5 = 9 is not below 10 - 1
+    assert kernels.free_grid(use, occ, grid, 2.5, 0.0, 0.0, 1.0, P.LAND, P.TREE).tolist() == [0]

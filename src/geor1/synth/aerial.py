@@ -1684,19 +1684,9 @@ def _free_centre(
     grid = np.linspace(half, p.size - half, 12) if half < p.size / 2 else np.array([p.size / 2])
     n = len(grid)
     t = math.radians(theta)
-    fwd = np.array([math.sin(t), -math.cos(t)]) * dims[0] * p.ppm / 2
-    right = np.array([math.cos(t), math.sin(t)]) * dims[1] * p.ppm / 2
-    corners = np.array([(0, 0), *((a * fwd + b * right) for a in (-1, 1) for b in (-1, 1))])
-    # grid point k = i * n + j is the centre (grid[j], grid[i]); its centre and 4 corners along the last axis
-    xs = np.add.outer(np.tile(grid, n), corners[:, 0])
-    ys = np.add.outer(np.repeat(grid, n), corners[:, 1])
-    inside = ((xs >= 1) & (xs < p.size - 1) & (ys >= 1) & (ys < p.size - 1)).all(axis=1)
-    ix, iy = xs.astype(np.intp), ys.astype(np.intp)
-    for a in (ix, iy):  # in bounds for the look-ups (those outside are already refused); np.clip is slower
-        np.minimum(np.maximum(a, 0, out=a), p.size - 1, out=a)
-    use = p.use[iy, ix]
-    ok = inside & ~p.occ[iy, ix].any(axis=1) & ((use == p.LAND) | (use == p.TREE)).all(axis=1)
-    free = np.flatnonzero(ok)
+    (s, c), (length, width) = (math.sin(t), math.cos(t)), dims  # corners: centre +- forward +- right
+    fx, fy, rx, ry = s * length * p.ppm / 2, -c * length * p.ppm / 2, c * width * p.ppm / 2, s * width * p.ppm / 2
+    free = kernels.free_grid(p.use, p.occ, grid, fx, fy, rx, ry, p.LAND, p.TREE)
     if not len(free):
         return None
     k = int(free[int(p.rng.integers(len(free)))])
@@ -2179,8 +2169,9 @@ def render(
                 h, w = o.shadow.shape
                 shade[o.sy0 : o.sy0 + h, o.sx0 : o.sx0 + w] |= o.shadow
     # the sensor's vignetting is a per-pixel gain: applied to the ground's brightness and to each object's patch
-    # rather than to the three planes of the composite
-    vignette = _vignette(S, st.name) if sensor and st.vignette else None
+    # rather than to the three planes of the composite. A style without it has all ones (exact), so that both
+    # styles run the same compiled versions of the loops (numba compiles one per combination of argument types).
+    vignette = _vignette(S, st.name) if sensor else None
     img = np.empty((3, S, S), np.float32)
     palette = _ground_colours(st.name, sensor)
     kernels.colour_ground(plan.ground_label, shade, len(GROUND_LABELS), plan.ground_bright, vignette, palette, img)

@@ -97,25 +97,27 @@ def fits(use, occ, shade, x0, y0, patch, allowed, water, share_lo, share_hi):  #
 @njit(cache=True, nogil=True)
 def occupy(occ, x0, y0, patch, r):  # pragma: no cover - compiled
     """Mark in ``occ`` (S, S bool) the pixels within ``r`` (a (2r+1)^2 square) of the object where ``patch`` (h,
-    w, nonzero = the object) lies at (x0, y0), clipped to the image: the object and its margin."""
+    w, nonzero = the object) lies at (x0, y0), clipped to the image: the object and its margin. Two sweeps that
+    remember the last object pixel seen (along each row, then down each column): O(area), whatever r."""
     h, w = patch.shape
     size_y, size_x = occ.shape
-    row = np.empty(w + 2 * r, np.bool_)  # one patch row grown sideways by r; row[k] is image column x0 - r + k
+    far = -(2 * r + 1)  # "no pixel seen yet": further back than any that counts
+    wide = np.zeros((h, w + 2 * r), np.bool_)  # each row grown sideways; column k is image column x0 - r + k
     for i in range(h):
-        row[:] = False
-        hit = False
-        for j in range(w):
-            if patch[i, j]:
-                hit = True
-                for d in range(2 * r + 1):
-                    row[j + d] = True
-        if not hit:
-            continue
-        for y in range(max(0, y0 + i - r), min(size_y, y0 + i + r + 1)):
-            for k in range(w + 2 * r):
-                x = x0 - r + k
-                if row[k] and 0 <= x < size_x:
-                    occ[y, x] = True
+        last = far
+        for k in range(w + 2 * r):
+            if k < w and patch[i, k]:
+                last = k
+            wide[i, k] = k - last <= 2 * r
+    seen = np.full(w + 2 * r, far)  # per column, the last row of wide that was set
+    for i in range(h + 2 * r):  # output row i is image row y0 - r + i
+        y = y0 - r + i
+        for k in range(w + 2 * r):
+            if i < h and wide[i, k]:
+                seen[k] = i
+            x = x0 - r + k
+            if i - seen[k] <= 2 * r and 0 <= y < size_y and 0 <= x < size_x:
+                occ[y, x] = True
 
 
 @njit(cache=True, nogil=True)
@@ -139,3 +141,32 @@ def paste(img, x0, y0, index, lut, texture, grain, gx, gy, relief, vignette):  #
             img[0, y, x] = lut[k, 0] * g
             img[1, y, x] = lut[k, 1] * g
             img[2, y, x] = lut[k, 2] * g
+
+
+@njit(cache=True, nogil=True)
+def free_grid(use, occ, grid, fx, fy, rx, ry, land, tree):  # pragma: no cover - compiled
+    """The grid points k = i * n + j (centre (grid[j], grid[i]), n = len(grid)) where a footprint's centre and its
+    four corners ``centre +- (fx, fy) +- (rx, ry)`` are inside the image (a pixel from its border), unoccupied
+    (``occ``) and on ``land`` or ``tree`` (``use``): int64 array, ascending."""
+    size = use.shape[0]
+    n = grid.shape[0]
+    out = np.empty(n * n, np.int64)
+    count = 0
+    dx = (0.0, -fx - rx, -fx + rx, fx - rx, fx + rx)
+    dy = (0.0, -fy - ry, -fy + ry, fy - ry, fy + ry)
+    for k in range(n * n):
+        cx, cy = grid[k % n], grid[k // n]
+        ok = True
+        for m in range(5):
+            x, y = cx + dx[m], cy + dy[m]
+            if not (1 <= x < size - 1 and 1 <= y < size - 1):
+                ok = False
+                break
+            u = use[int(y), int(x)]
+            if occ[int(y), int(x)] or (u != land and u != tree):
+                ok = False
+                break
+        if ok:
+            out[count] = k
+            count += 1
+    return out[:count]
