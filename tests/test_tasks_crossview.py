@@ -82,11 +82,21 @@ def test_parse_answer_accepts(text, letter):
     ("", "empty answer"),
     ("<answer></answer>", "empty answer"),
     ("no idea", "no choice letter"),
-    ("I think so", "letter I is not one of the choices"),
+    ("I think so", "no choice letter"),
+    ("I", "letter I is not one of the choices A..D"),
 ])
 def test_parse_answer_rejects_with_reason(text, reason):
     parsed = cv.parse_answer(text, 4)
     assert not parsed.ok and parsed.value is None and reason in parsed.reason
+
+
+@pytest.mark.parametrize("text, value", [
+    ("I am not sure.", None), ("I think B.", "B"), ("I pick I.", "I"), ("I", "I"), ("(I)", "I"),
+    ("The answer is I", "I"), ("I) the ninth tile", "I"), ("I'd say J", "J"), ("I and J both fit", None),
+])
+def test_parse_answer_tells_the_pronoun_from_the_letter_i(text, value):
+    """With ten choices I is a valid letter: "I" before a lower-case word is still the pronoun."""
+    assert cv.parse_answer(text, 10).value == value
 
 
 def test_parse_answer_range_follows_choices():

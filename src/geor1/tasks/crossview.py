@@ -145,6 +145,9 @@ _KEYWORD = re.compile(r"\b(?i:answer|option|choice|candidate|image|letter)\b\s*(
                       r"(?:([A-Z])(?![A-Za-z0-9])|([a-z])\s*(?=[)\].,:;!?]|$))", re.MULTILINE)
 _LEADING = re.compile(r"^[(\[]?([A-Z])(?:[)\].:]|\s*-)\s")
 _STANDALONE = re.compile(r"(?<![A-Za-z0-9'’])([A-Z])(?![A-Za-z0-9'’])")
+# "I" before a lower-case word is the pronoun ("I think B", "I am not sure"), even where I is a valid letter;
+# not before "and"/"or" ("I or J")
+_PRONOUN_I = re.compile(r"(?<![A-Za-z0-9'’])I(?=\s+(?!(?:and|or|nor)\b)[a-z])")
 
 
 def parse_answer(text: str, choices: list[str] | tuple[str, ...] | int = 4) -> Parsed:
@@ -153,8 +156,10 @@ def parse_answer(text: str, choices: list[str] | tuple[str, ...] | int = 4) -> P
     ``choices`` are the valid letters (or their count K, meaning A..K). Reads the last
     ``<answer>`` block (or the whole text) and accepts, in order: a bare letter ("B", "b", "(B)",
     "B)", "B."); a keyword then a letter ("Answer: (B)", "the answer is C"); a leading letter
-    ("B) the second image"); else the one capital letter standing alone ("I pick B" — "I" is read
-    as a pronoun when it is not a valid letter). Letters outside the choices are rejected.
+    ("B) the second image"); else the one capital letter standing alone ("I pick B": an "I" before a
+    lower-case word other than "and"/"or" is the pronoun, and any other "I" is too when I is not a valid
+    letter). Letters outside
+    the choices are rejected.
     """
     valid = letters(choices) if isinstance(choices, int) else [str(c).upper() for c in choices]
     ans = _MARKUP.sub("", answer_text(str(text))).strip()
@@ -173,7 +178,7 @@ def parse_answer(text: str, choices: list[str] | tuple[str, ...] | int = 4) -> P
         if m:
             letter = m.group(1)
     if letter is None:
-        found = sorted(set(_STANDALONE.findall(ans)))
+        found = sorted(set(_STANDALONE.findall(_PRONOUN_I.sub(" ", ans))))
         in_range = [c for c in found if c in valid]
         if len(in_range) == 1:
             letter = in_range[0]
