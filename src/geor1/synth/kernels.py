@@ -14,6 +14,14 @@ from numba import njit
 _ZERO, _ONE, _TOP = np.float32(0.0), np.float32(1.0), np.float32(255.0)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _put(planes, y, x, colours, k, gain):  # pragma: no cover - compiled
+    """``planes[c, y, x] = colours[k, c] * gain`` for the three colour planes."""
+    planes[0, y, x] = colours[k, 0] * gain
+    planes[1, y, x] = colours[k, 1] * gain
+    planes[2, y, x] = colours[k, 2] * gain
+
+
 @njit(cache=True, nogil=True)
 def ground_brightness(label, mid, fine, amp_mid, amp_fine, extra, out):  # pragma: no cover - compiled
     """``out = amp_mid[label] * mid + amp_fine[label] * fine + 1 (+ extra)``: the ground's relative brightness.
@@ -44,9 +52,7 @@ def colour_ground(label, shade, n_labels, bright, vignette, palette, out):  # pr
             b = bright[y, x]
             if vignette is not None:
                 b = b * vignette[y, x]
-            out[0, y, x] = palette[k, 0] * b
-            out[1, y, x] = palette[k, 1] * b
-            out[2, y, x] = palette[k, 2] * b
+            _put(out, y, x, palette, k, b)
 
 
 @njit(cache=True, nogil=True)
@@ -138,9 +144,7 @@ def paste(img, x0, y0, index, lut, texture, grain, gx, gy, relief, vignette):  #
             y, x = y0 + i, x0 + j
             if vignette is not None:
                 g = g * vignette[y, x]
-            img[0, y, x] = lut[k, 0] * g
-            img[1, y, x] = lut[k, 1] * g
-            img[2, y, x] = lut[k, 2] * g
+            _put(img, y, x, lut, k, g)
 
 
 @njit(cache=True, nogil=True)
