@@ -33,7 +33,8 @@ def test_every_available_command_module_has_the_contract():
 def test_model_info(capsys):
     assert main(["model", "info", "tiny"]) == 0
     out = capsys.readouterr().out
-    assert "family       qwen2_5_vl" in out and "answers in 224x224" in out
+    assert "family       qwen2.5-vl (qwen2_5_vl" in out and "answers in 224x224" in out
+    assert "patch size   14 px" in out
 
 
 def test_unknown_command_is_an_error(capsys):

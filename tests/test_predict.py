@@ -38,7 +38,7 @@ GREY = (128, 128, 128)
 def tiny_frame():
     """The frame of the built-in tiny model: Qwen2.5-VL pixels of a 224 x 224 input."""
     lo, hi = processor_pixels(load_processor("tiny"))
-    return get_frame("qwen2_5_vl", min_pixels=lo, max_pixels=hi)
+    return get_frame("qwen2.5-vl", min_pixels=lo, max_pixels=hi)
 
 
 def _rgb(image, x, y):

@@ -7,7 +7,8 @@ top-left corner of the top-left pixel). Each model family answers in its own fra
 ``qwen2.5-vl`` absolute pixels of the *resized* model input: Qwen's smart resize makes both sides
                multiples of 28 with ``min_pixels <= H*W <= max_pixels`` (aspect kept as well as
                possible), so the frame's extent is that resized ``W' x H'``
-``norm1000``   0–1000 normalized (Qwen2-VL, Qwen3-VL)
+``norm1000``   0–1000 normalized (Qwen2-VL, Qwen3-VL, Qwen3.5; 1000 is the far edge, see
+               docs/models.md for the 999 reading)
 ``norm100``    0–100 normalized (GeoChat; VRSBench's ground-truth strings)
 ``norm1``      0–1 normalized
 ``pixels``     original-image pixels (no change)
@@ -80,19 +81,14 @@ FRAMES = {
     "pixels": Frame("pixels", "original"),
 }
 
-# transformers' model_type -> the frame that family answers in.
-FAMILY_FRAME = {"qwen2_5_vl": "qwen2.5-vl", "qwen2_vl": "norm1000", "qwen3_vl": "norm1000",
-                "geochat": "norm100"}
-
-
 def get_frame(frame: str | Frame, *, min_pixels: int | None = None, max_pixels: int | None = None) -> Frame:
-    """A Frame from its name (or a model_type such as ``qwen2_5_vl``), with optional pixel bounds."""
+    """A Frame from its name, with optional pixel bounds. A model's frame comes from its family
+    (:func:`geor1.models.config_frame`; ``geor1.models.families`` says which family answers in which)."""
     if isinstance(frame, Frame):
         return frame.with_pixels(min_pixels, max_pixels)
-    name = FAMILY_FRAME.get(frame, frame)
-    if name not in FRAMES:
-        raise ValueError(f"unknown coordinate frame {frame!r} (known: {', '.join([*FRAMES, *FAMILY_FRAME])})")
-    return FRAMES[name].with_pixels(min_pixels, max_pixels)
+    if frame not in FRAMES:
+        raise ValueError(f"unknown coordinate frame {frame!r} (known: {', '.join(FRAMES)})")
+    return FRAMES[frame].with_pixels(min_pixels, max_pixels)
 
 
 def _scales(frame: Frame, width: int, height: int) -> tuple[float, float]:

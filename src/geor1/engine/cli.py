@@ -13,7 +13,7 @@ import argparse
 import logging
 import os
 
-from geor1.coords import FAMILY_FRAME, FRAMES, Frame, get_frame
+from geor1.coords import FRAMES, Frame, get_frame
 
 log = logging.getLogger("geor1.engine")
 
@@ -77,8 +77,11 @@ def parse_thresholds(items: list[str]) -> dict[str, float]:
 
 def resolve_frame(spec: str, min_pixels: int | None = None, max_pixels: int | None = None) -> Frame:
     """A frame from its name, or the frame a model's processor puts answers in (``tiny``, a folder, a hub id)."""
-    if spec in FRAMES or spec in FAMILY_FRAME:
-        return get_frame(spec, min_pixels=min_pixels, max_pixels=max_pixels)
+    from geor1.models.families import family_of, is_model_type
+
+    if spec in FRAMES or is_model_type(spec):
+        name = family_of(spec).frame if is_model_type(spec) else spec
+        return get_frame(name, min_pixels=min_pixels, max_pixels=max_pixels)
     from transformers import AutoConfig
 
     from geor1.models import TINY_NAMES, config_frame, load_processor

@@ -289,10 +289,13 @@ class TransformersTeacher:
     def __init__(self, name_or_path: str, *, checkpoint: str | None = None, batch_size: int = 8,
                  max_new_tokens: int = 1024, temperature: float = 0.7, dtype: str = "float32",
                  device: str | None = None, min_pixels: int | None = None, max_pixels: int | None = None):
-        from geor1.models import answer_frame, load
+        from geor1.models import answer_frame, family_of_model, load
 
         self.model, self.processor = load(name_or_path, checkpoint=checkpoint, dtype=dtype,
                                           min_pixels=min_pixels, max_pixels=max_pixels)
+        self.family = family_of_model(self.model)
+        # the engine asks for rationales: the think template, with what the chat template writes of it
+        self.prefix = self.family.completion_prefix(self.processor, think=True)
         if device:
             self.model.to(device)
         self.model.eval()
@@ -308,8 +311,7 @@ class TransformersTeacher:
         if not requests:
             return []
         tokenizer = self.processor.tokenizer
-        texts = [self.processor.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
-                 for r in requests]
+        texts = [self.family.generation_prompt(self.processor, r.messages, think=True) for r in requests]
         images = []
         for r in requests:
             for p in r.images:
@@ -327,7 +329,8 @@ class TransformersTeacher:
         replies = []
         for row in new_tokens:
             n = int((row != tokenizer.pad_token_id).sum())
-            replies.append(Reply(text=tokenizer.decode(row, skip_special_tokens=True), completion_tokens=n))
+            replies.append(Reply(text=self.prefix + tokenizer.decode(row, skip_special_tokens=True),
+                                 completion_tokens=n))
         return replies
 
 

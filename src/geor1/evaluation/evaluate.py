@@ -375,12 +375,13 @@ def device_and_dtype(device: str | None, dtype: str | None) -> tuple[str, str]:
     return device, dtype or ("bfloat16" if device.startswith("cuda") else "float32")
 
 
-def _vllm_frame(model_path: str, processor) -> Frame:
+def _vllm_frame_and_family(model_path: str, processor):
     from transformers import AutoConfig
 
-    from geor1.models import config_frame
+    from geor1.models import config_frame, family_of_config
 
-    return config_frame(AutoConfig.from_pretrained(model_path), processor)
+    config = AutoConfig.from_pretrained(model_path)
+    return config_frame(config, processor), family_of_config(config)
 
 
 def _peak_memory_mb(device: str) -> dict:
@@ -409,9 +410,9 @@ def _generator(
     max_pixels,
     max_images,
 ):
-    """``(generate, processor, frame)`` for ``backend``; the processor makes the prompt strings and
-    the frame is the one the model answers in."""
-    from geor1.models import TINY_NAMES, answer_frame, load, load_processor
+    """``(generate, processor, frame, family)`` for ``backend``; the family's chat template settings
+    and the processor make the prompt strings, and the frame is the one the model answers in."""
+    from geor1.models import TINY_NAMES, answer_frame, family_of_model, load, load_processor
 
     if backend == "vllm":
         base = str(TINY_NAMES.get(model_name_or_path, model_name_or_path))
@@ -429,7 +430,7 @@ def _generator(
             max_images=max_images,
             dtype=dtype,
         )
-        return generate, processor, _vllm_frame(base, processor)
+        return (generate, processor, *_vllm_frame_and_family(base, processor))
     model, processor = load(
         model_name_or_path, checkpoint=checkpoint, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels
     )
@@ -447,7 +448,7 @@ def _generator(
         top_p=top_p,
         ignore_eos=ignore_eos,
     )
-    return generate, processor, answer_frame(model, processor)
+    return generate, processor, answer_frame(model, processor), family_of_model(model)
 
 
 def evaluate(
@@ -532,7 +533,7 @@ def evaluate(
     speed = None
     if todo:
         dev, dt = device_and_dtype(device, dtype)
-        generate, processor, frame_now = _generator(
+        generate, processor, frame_now, family = _generator(
             backend,
             model_name_or_path,
             checkpoint=checkpoint,
@@ -554,6 +555,7 @@ def evaluate(
             )
         frame = frame_now
         config_path.write_text(json.dumps({**settings, "frame": frame_to_dict(frame)}, indent=2))
+        prefix = family.completion_prefix(processor, think=think)  # what the template wrote of the answer
 
         n_new, n_tokens, t_gen, cpu_gen = 0, 0, 0.0, 0.0
         bar = tqdm(
@@ -569,9 +571,7 @@ def evaluate(
                 prompts, images = [], []
                 for s in batch:
                     messages = get_task(s.task).build_messages(s, frame, think=think)
-                    prompts.append(
-                        processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-                    )
+                    prompts.append(family.generation_prompt(processor, messages, think=think))
                     images.append(load_images(ds, s))
                 t0, c0 = time.perf_counter(), time.process_time()
                 gens = generate(prompts, images)
@@ -580,7 +580,7 @@ def evaluate(
                 for s, g, ims in zip(batch, gens, images):
                     rec = score_sample(
                         s,
-                        g.text,
+                        prefix + g.text,
                         frame,
                         num_tokens=g.num_tokens,
                         finish_reason=g.finish_reason,

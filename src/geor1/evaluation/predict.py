@@ -79,7 +79,7 @@ def predict(
     (as :func:`geor1.evaluation.draw.read_prediction`; original pixels), ``reason``, ``frame`` and
     ``image`` (the drawing, a PIL image)."""
     from geor1.evaluation.evaluate import TransformersGenerator, device_and_dtype
-    from geor1.models import answer_frame, load
+    from geor1.models import answer_frame, family_of_model, load
 
     images = []
     for p in image_paths:
@@ -93,16 +93,18 @@ def predict(
     model.to(dev).eval()
     frame = answer_frame(model, processor)
     messages = get_task(task).build_messages(sample, frame, think=think)
-    prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    family = family_of_model(model)
+    prompt = family.generation_prompt(processor, messages, think=think)
     generate = TransformersGenerator(
         model, processor, max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature
     )
     gen = generate([prompt], [images])[0]
-    picture, prediction, reason = render_answer(sample, images, gen.text, frame)
+    text = family.completion_prefix(processor, think=think) + gen.text
+    picture, prediction, reason = render_answer(sample, images, text, frame)
     return {
-        "completion": gen.text,
-        "reasoning": think_text(gen.text),
-        "answer": answer_text(gen.text),
+        "completion": text,
+        "reasoning": think_text(text),
+        "answer": answer_text(text),
         "prediction": prediction,
         "reason": reason,
         "frame": frame,

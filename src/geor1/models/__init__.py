@@ -1,28 +1,39 @@
-"""Model loading: Qwen2.5-VL and Qwen2-VL checkpoints (local folder or hub id) and the built-in tiny
-model, each with a torchvision-free processor.
+"""Model loading: checkpoints of every family in :mod:`geor1.models.families` (Qwen2-VL,
+Qwen2.5-VL, Qwen3-VL and its MoE variant, Qwen3.5 and its MoE variant; a local folder or a hub id)
+and the built-in tiny models, each with a torchvision-free processor.
 
->>> model, processor = load("tiny")                    # randomly initialised (seeded)
+>>> model, processor = load("tiny")                    # Qwen2.5-VL architecture, randomly initialised (seeded)
+>>> model, processor = load("tiny-qwen3-vl")           # Qwen3-VL architecture, randomly initialised
 >>> model, processor = load("tiny", checkpoint="runs/pretrain/final")
->>> model, processor = load("Qwen/Qwen2.5-VL-3B-Instruct", dtype="bfloat16")
+>>> model, processor = load("Qwen/Qwen3-VL-4B-Instruct", dtype="bfloat16")
+>>> family_of_model(model).frame                       # "norm1000"
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from geor1.coords import Frame, get_frame
-from geor1.models.processor import build_processor, processor_pixels, read_chat_template
-from geor1.models.tiny import TINY_DIR
+from geor1.models.families import FAMILIES, ModelFamily, family_of, family_of_config
+from geor1.models.tiny import TINY_BUILDS
 
-# Names that resolve to the built-in tiny model; "tiny-geosynth" is the shipped pretrained one.
-TINY_NAMES = {"tiny": TINY_DIR}
+# Names that resolve to the built-in tiny models (random init, one per family build);
+# "tiny-geosynth" is the shipped pretrained one.
+TINY_NAMES = {name: build.folder for name, build in TINY_BUILDS.items()}
 PRETRAINED_DIR = Path(__file__).parent / "tiny_geosynth"
 if (PRETRAINED_DIR / "config.json").is_file():
     TINY_NAMES["tiny-geosynth"] = PRETRAINED_DIR
 
-MODEL_CLASSES = {"qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration", "qwen2_vl": "Qwen2VLForConditionalGeneration"}
+__all__ = ["FAMILIES", "ModelFamily", "TINY_NAMES", "answer_frame", "config_frame", "family_of", "family_of_config",
+           "family_of_model", "load", "load_processor"]
+
+
+def family_of_model(model) -> ModelFamily:
+    """The family of a loaded model."""
+    return family_of_config(model.config)
 
 
 def _model_type(path: str, **hub_kwargs) -> str:
@@ -36,8 +47,10 @@ def _model_type(path: str, **hub_kwargs) -> str:
         from transformers import AutoConfig
 
         model_type = AutoConfig.from_pretrained(path, **hub_kwargs).model_type
-    if model_type not in MODEL_CLASSES:
-        raise ValueError(f"{path}: model_type {model_type!r} is not supported (supported: {', '.join(MODEL_CLASSES)})")
+    try:
+        family_of(model_type)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
     return model_type
 
 
@@ -45,6 +58,8 @@ def load_processor(name_or_path: str, *, min_pixels: int | None = None, max_pixe
                    **hub_kwargs):
     """The processor of a checkpoint (folder or hub id), built without torchvision."""
     from transformers import AutoTokenizer, Qwen2VLImageProcessorPil
+
+    from geor1.models.processor import build_processor, read_chat_template
 
     path = str(TINY_NAMES.get(name_or_path, name_or_path))
     model_type = _model_type(path, **hub_kwargs)
@@ -60,9 +75,10 @@ def load(name_or_path: str = "tiny", *, checkpoint: str | None = None, dtype: st
          device_map=None, attn_implementation: str | None = None, **hub_kwargs):
     """Return ``(model, processor)``; :func:`answer_frame` gives the frame the model answers in.
 
-    ``name_or_path``: ``"tiny"`` (the built-in architecture, random weights from ``seed`` unless
-    ``checkpoint`` names trained weights), ``"tiny-geosynth"`` (the shipped pretrained tiny model),
-    a local checkpoint folder, or a hub id such as ``Qwen/Qwen2.5-VL-3B-Instruct``.
+    ``name_or_path``: ``"tiny"``, ``"tiny-qwen3-vl"``, ``"tiny-qwen3.5"`` (built-in architectures,
+    random weights from ``seed`` unless ``checkpoint`` names trained weights), ``"tiny-geosynth"``
+    (the shipped pretrained tiny model), a local checkpoint folder, or a hub id such as
+    ``Qwen/Qwen3-VL-4B-Instruct``.
     ``min_pixels``/``max_pixels`` override the processor's resize bounds (and so the answer frame
     of Qwen2.5-VL, which is pixels of the resized input).
     """
@@ -72,7 +88,7 @@ def load(name_or_path: str = "tiny", *, checkpoint: str | None = None, dtype: st
     base = str(TINY_NAMES.get(name_or_path, name_or_path))
     weights = checkpoint or base
     model_type = _model_type(base, **hub_kwargs)
-    cls = getattr(transformers, MODEL_CLASSES[model_type])
+    cls = family_of(model_type).model_class(model_type)
     torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     kwargs = dict(dtype=torch_dtype, **hub_kwargs)
     if device_map is not None:
@@ -96,11 +112,18 @@ def load(name_or_path: str = "tiny", *, checkpoint: str | None = None, dtype: st
 
 def config_frame(config, processor) -> Frame:
     """The coordinate frame of a checkpoint's ``config``, given the processor's resize bounds: its
-    family's (Qwen2.5-VL: pixels of the resized input), unless the checkpoint was trained in another
-    one and says so in ``config.json`` as ``"geor1_answer_frame"`` (the shipped tiny model: 0-100)."""
+    family's (Qwen2.5-VL: pixels of the resized input; Qwen3-VL: 0-1000), unless the checkpoint was
+    trained in another one and says so in ``config.json`` as ``"geor1_answer_frame"`` (the shipped
+    tiny model: 0-100)."""
+    from geor1.models.processor import processor_pixels
+
     lo, hi = processor_pixels(processor)
-    name = getattr(config, "geor1_answer_frame", None) or config.model_type
-    return get_frame(name, min_pixels=lo, max_pixels=hi)
+    family = family_of_config(config)
+    name = getattr(config, "geor1_answer_frame", None) or family.frame
+    frame = get_frame(name, min_pixels=lo, max_pixels=hi)
+    if frame.kind == "resized" and frame.factor != family.factor:
+        frame = replace(frame, factor=family.factor)
+    return frame
 
 
 def answer_frame(model, processor) -> Frame:

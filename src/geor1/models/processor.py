@@ -1,7 +1,8 @@
 """The torchvision-free processor: the one place that works around transformers 5 wanting
 torchvision for Qwen-VL processors.
 
-transformers 5 builds ``Qwen2_5_VLProcessor`` / ``Qwen2VLProcessor`` with a *video* processor that
+transformers 5 builds ``Qwen2_5_VLProcessor`` / ``Qwen2VLProcessor`` / ``Qwen3VLProcessor`` (also
+Qwen3.5's) with a *video* processor that
 imports torchvision, and ``AutoProcessor`` fails without it. geor1 feeds images only, so we
 assemble the processor from its two real parts — the checkpoint's tokenizer and the pure-PIL
 ``Qwen2VLImageProcessorPil`` (same resize/normalize/patchify as the torchvision one) — and pass
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 
-from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessorPil, Qwen2VLProcessor
+from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor, Qwen3VLProcessor
 
 
 class _ImageOnly:
@@ -43,7 +44,9 @@ class Qwen2VLImageOnlyProcessor(_ImageOnly, Qwen2VLProcessor):
     """Qwen2-VL processor for text + images, without torchvision."""
 
 
-PROCESSOR_CLASSES = {"qwen2_5_vl": Qwen25VLImageProcessor, "qwen2_vl": Qwen2VLImageOnlyProcessor}
+class Qwen3VLImageOnlyProcessor(_ImageOnly, Qwen3VLProcessor):
+    """Qwen3-VL and Qwen3.5 processor for text + images, without torchvision (it also returns the
+    ``mm_token_type_ids`` those models need for their M-RoPE positions)."""
 
 
 def read_chat_template(path: str | os.PathLike) -> str | None:
@@ -58,13 +61,14 @@ def read_chat_template(path: str | os.PathLike) -> str | None:
 
 def build_processor(model_type: str, tokenizer, *, image_processor=None, min_pixels: int | None = None,
                     max_pixels: int | None = None, chat_template: str | None = None):
-    """Assemble a processor for ``model_type`` (``qwen2_5_vl`` or ``qwen2_vl``) from a tokenizer and a
-    PIL image processor (a default one with the given pixel bounds if none is passed)."""
-    if model_type not in PROCESSOR_CLASSES:
-        raise ValueError(f"no processor for model type {model_type!r} (known: {', '.join(PROCESSOR_CLASSES)})")
+    """Assemble the processor of ``model_type``'s family (see :mod:`geor1.models.families`) from a
+    tokenizer and a PIL image processor (the family's default one with the given pixel bounds if none
+    is passed)."""
+    from geor1.models.families import family_of
+
+    family = family_of(model_type)
     if image_processor is None:
-        kw = {k: v for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v is not None}
-        image_processor = Qwen2VLImageProcessorPil(**kw)
+        image_processor = family.image_processor(min_pixels, max_pixels)
     elif min_pixels is not None or max_pixels is not None:
         size = dict(image_processor.size)
         if min_pixels is not None:
@@ -73,8 +77,8 @@ def build_processor(model_type: str, tokenizer, *, image_processor=None, min_pix
             size["longest_edge"] = max_pixels
         image_processor.size = size
     template = chat_template or getattr(tokenizer, "chat_template", None)
-    return PROCESSOR_CLASSES[model_type](image_processor=image_processor, tokenizer=tokenizer,
-                                         video_processor=None, chat_template=template)
+    return family.processor_class()(image_processor=image_processor, tokenizer=tokenizer,
+                                    video_processor=None, chat_template=template)
 
 
 def processor_pixels(processor) -> tuple[int, int]:

@@ -1,17 +1,26 @@
-"""The built-in tiny model: a Qwen2.5-VL-architecture config small enough to train on 2 CPU cores,
-with a tokenizer geor1 builds itself.
+"""The built-in tiny models: configs small enough to train on 2 CPU cores, one per model family,
+sharing a tokenizer geor1 builds itself.
 
-``build_tiny(out_dir)`` writes every file of ``geor1/models/tiny/`` deterministically (run
-``geor1 model build-tiny`` to rebuild; a test checks the shipped files are exactly what it makes):
+==================  =============  ==============================================================
+name                family         vision input
+==================  =============  ==============================================================
+``tiny``            qwen2.5-vl     224×224 px, 14-px patches, 2×2 merge: 64 image tokens
+``tiny-qwen3-vl``   qwen3-vl       256×256 px, 16-px patches, 2×2 merge: 64 tokens; a learned
+                                   16×16 position table and DeepStack from vision layers 1 and 2
+``tiny-qwen3.5``    qwen3.5        256×256 px as above; text layers 3 linear-attention + 1 full
+==================  =============  ==============================================================
+
+``build_tiny(out_dir, name)`` writes every file of ``geor1/models/<folder>/`` deterministically (run
+``geor1 model build-tiny`` to rebuild all; a test checks the shipped files are exactly what it makes):
 
 - ``tokenizer.json`` — byte-level BPE trained on a fixed corpus of geor1's task language, with
   Qwen2's pre-tokenizer (digits split one by one, as Qwen tokenizes numbers) and Qwen2.5-VL's
   special tokens, plus ``<think>``/``</think>``/``<answer>``/``</answer>`` as single tokens;
 - ``tokenizer_config.json`` and ``chat_template.jinja`` — a Qwen-style chat template with image
   placeholders ``<|vision_start|><|image_pad|><|vision_end|>``;
-- ``config.json`` — the Qwen2.5-VL config (M-RoPE sections sized for the small head dimension);
-- ``preprocessor_config.json`` — the image processor: images resized to 224×224 pixels
-  (8×8 = 64 image tokens after the 2×2 merge), so the Qwen2.5-VL answer frame is 0–224 pixels.
+- ``config.json`` — the family's config (M-RoPE sections sized for the small head dimension);
+- ``preprocessor_config.json`` — the image processor at the input size above (so the tiny
+  Qwen2.5-VL answers in 0–224 pixels, the Qwen3 families in 0–1000).
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 TINY_DIR = Path(__file__).parent / "tiny"
@@ -57,6 +68,19 @@ MROPE_SECTION = [8, 12, 12]
 VISION_CONFIG = dict(depth=4, hidden_size=128, intermediate_size=256, num_heads=4, patch_size=14,
                      spatial_merge_size=2, temporal_patch_size=2, window_size=112,
                      fullatt_block_indexes=[1, 3], out_hidden_size=256)
+# Qwen3-VL / Qwen3.5 towers: 16-px patches; a learned position table of 16x16 (the real one is 48x48,
+# bilinearly interpolated to each image's grid, as here for other sizes).
+QWEN3_IMAGE_PIXELS = 256 * 256
+QWEN3_VISION = dict(depth=4, hidden_size=128, intermediate_size=256, num_heads=4, patch_size=16,
+                    spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=256, num_position_embeddings=256)
+# Qwen3-VL's interleaved M-RoPE: [24, 20, 20] of 64 frequencies in the real model; 32 here.
+QWEN3_VL_ROPE = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [12, 10, 10],
+                 "mrope_interleaved": True}
+# Qwen3.5 rotates a quarter of each head in the real model; half of 64 here (16 frequencies).
+QWEN3_5_ROPE = {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5,
+                "mrope_section": [6, 5, 5], "mrope_interleaved": True}
+QWEN3_5_LINEAR = dict(linear_key_head_dim=32, linear_value_head_dim=32, linear_num_key_heads=4,
+                      linear_num_value_heads=4, full_attention_interval=4)
 
 
 def _corpus() -> list[str]:
@@ -144,32 +168,78 @@ def build_tokenizer():
     return fast
 
 
+def _token_ids(tokenizer) -> dict:
+    ids = tokenizer.convert_tokens_to_ids
+    return dict(image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
+                vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"))
+
+
+def _text(tokenizer, **extra) -> dict:
+    return dict(TEXT_CONFIG, vocab_size=len(tokenizer), bos_token_id=None, eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id, **extra)
+
+
 def build_config(tokenizer):
+    """The tiny Qwen2.5-VL config."""
     from transformers import Qwen2_5_VLConfig
 
-    ids = tokenizer.convert_tokens_to_ids
-    text = dict(TEXT_CONFIG, vocab_size=len(tokenizer), bos_token_id=None, eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id,
-                rope_scaling={"type": "mrope", "rope_type": "default", "mrope_section": MROPE_SECTION})
+    text = _text(tokenizer, rope_scaling={"type": "mrope", "rope_type": "default", "mrope_section": MROPE_SECTION})
     return Qwen2_5_VLConfig(
-        text_config=text, vision_config=dict(VISION_CONFIG),
-        image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"),
+        text_config=text, vision_config=dict(VISION_CONFIG), **_token_ids(tokenizer),
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True, architectures=["Qwen2_5_VLForConditionalGeneration"],
     )
 
 
-def build_tiny(out_dir: str | os.PathLike = TINY_DIR) -> Path:
-    """Write the tiny model's config, tokenizer and preprocessor files into ``out_dir``."""
+def build_qwen3_vl_config(tokenizer):
+    """The tiny Qwen3-VL config: DeepStack adds vision layers 1 and 2 to language layers 0 and 1."""
+    from transformers import Qwen3VLConfig
+
+    text = _text(tokenizer, head_dim=64, rope_parameters=dict(QWEN3_VL_ROPE))
+    return Qwen3VLConfig(text_config=text, vision_config=dict(QWEN3_VISION, deepstack_visual_indexes=[1, 2]),
+                         **_token_ids(tokenizer), tie_word_embeddings=True,
+                         architectures=["Qwen3VLForConditionalGeneration"])
+
+
+def build_qwen3_5_config(tokenizer):
+    """The tiny Qwen3.5 config: gated-delta linear attention in 3 of 4 layers, full attention in the last."""
+    from transformers import Qwen3_5Config
+
+    text = _text(tokenizer, head_dim=64, rope_parameters=dict(QWEN3_5_ROPE), **QWEN3_5_LINEAR)
+    return Qwen3_5Config(text_config=text, vision_config=dict(QWEN3_VISION), **_token_ids(tokenizer),
+                         tie_word_embeddings=True, architectures=["Qwen3_5ForConditionalGeneration"])
+
+
+@dataclass(frozen=True)
+class TinyBuild:
+    """One built-in tiny model: its package folder, config builder and input size."""
+
+    folder: Path
+    config: Callable
+    pixels: int
+    patch_size: int
+
+
+TINY_BUILDS = {
+    "tiny": TinyBuild(TINY_DIR, build_config, IMAGE_PIXELS, 14),
+    "tiny-qwen3-vl": TinyBuild(Path(__file__).parent / "tiny_qwen3_vl", build_qwen3_vl_config, QWEN3_IMAGE_PIXELS, 16),
+    "tiny-qwen3.5": TinyBuild(Path(__file__).parent / "tiny_qwen3_5", build_qwen3_5_config, QWEN3_IMAGE_PIXELS, 16),
+}
+
+
+def build_tiny(out_dir: str | os.PathLike | None = None, name: str = "tiny") -> Path:
+    """Write the tiny model ``name``'s config, tokenizer and preprocessor files into ``out_dir``
+    (default: its folder in the package)."""
     from transformers import Qwen2VLImageProcessorPil
 
-    out = Path(out_dir)
+    build = TINY_BUILDS[name]
+    out = Path(out_dir) if out_dir is not None else build.folder
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer()
     tokenizer.save_pretrained(out)
-    build_config(tokenizer).save_pretrained(out)
-    Qwen2VLImageProcessorPil(min_pixels=IMAGE_PIXELS, max_pixels=IMAGE_PIXELS).save_pretrained(out)
+    build.config(tokenizer).save_pretrained(out)
+    Qwen2VLImageProcessorPil(min_pixels=build.pixels, max_pixels=build.pixels, patch_size=build.patch_size,
+                             merge_size=2).save_pretrained(out)
     # Normalise JSON layout so rebuilding gives byte-identical files.
     for p in sorted(out.glob("*.json")):
         data = json.loads(p.read_text(encoding="utf-8"))

@@ -110,11 +110,14 @@ def has_format(text: str) -> bool:
     return bool(FORMAT_RE.match(text))
 
 
-def format_reward(completions: list, **kwargs) -> list[float]:
-    """1.0 if the whole completion is ``<think>…</think>\\s*<answer>…</answer>``, else 0.0."""
+def format_reward(completions: list, completion_prefix: list | None = None, **kwargs) -> list[float]:
+    """1.0 if the whole completion is ``<think>…</think>\\s*<answer>…</answer>``, else 0.0.
+    ``completion_prefix``: per row, what the chat template already wrote of the answer (``"<think>\\n"``
+    for a template that opens the think block itself, as Qwen3.5's does); read in front of the completion."""
     out = []
-    for c in completions:
-        ok = has_format(completion_text(c))
+    for i, c in enumerate(completions):
+        prefix = (completion_prefix[i] or "") if completion_prefix else ""
+        ok = has_format(prefix + completion_text(c))
         if not ok:
             log_reason("format", "output is not <think>…</think> <answer>…</answer>")
         out.append(1.0 if ok else 0.0)

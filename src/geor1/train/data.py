@@ -66,14 +66,17 @@ def _images(sample: Sample, root: Path) -> list[str]:
 
 
 def grpo_dataset(rows: list[tuple[Sample, Path]], frame: Frame, *, think: bool = True,
-                 image_position: str = "first") -> datasets.Dataset:
+                 image_position: str = "first", completion_prefix: str = "") -> datasets.Dataset:
+    """GRPO rows. ``completion_prefix``: what the model's chat template already wrote of the answer
+    (``"<think>\n"`` for templates that open the think block, see ModelFamily.completion_prefix);
+    the format reward reads it in front of each completion."""
     records = []
     for s, root in rows:
         task = get_task(s.task)
         records.append({
             "id": s.id, "task": s.task, "images": _images(s, root),
             "prompt": _normalise_content(order_images(task.build_messages(s, frame, think=think), image_position)),
-            "solution": task.solution(s, frame),
+            "solution": task.solution(s, frame), "completion_prefix": completion_prefix,
         })
     return datasets.Dataset.from_list(records).cast_column("images", _image_feature())
 
@@ -92,7 +95,9 @@ def sft_target(sample: Sample, frame: Frame, *, think: bool, target: str = "answ
 
 
 def sft_dataset(rows: list[tuple[Sample, Path]], frame: Frame, *, think: bool = True, target: str = "answer",
-                image_position: str = "first") -> datasets.Dataset:
+                image_position: str = "first", chat_template_kwargs: dict | None = None) -> datasets.Dataset:
+    """SFT rows; ``chat_template_kwargs`` (the family's, e.g. Qwen3.5's ``enable_thinking``) go in a
+    column of that name, which TRL's SFTTrainer passes to ``apply_chat_template`` per row."""
     records = []
     think = think and target != "answer"  # an answer-only target is asked for without the think template
     for s, root in rows:
@@ -102,6 +107,8 @@ def sft_dataset(rows: list[tuple[Sample, Path]], frame: Frame, *, think: bool = 
                                                           "text": sft_target(s, frame, think=think, target=target)}]}]
         records.append({"id": s.id, "task": s.task, "images": _images(s, root),
                         "prompt": _normalise_content(prompt), "completion": _normalise_content(completion)})
+        if chat_template_kwargs:
+            records[-1]["chat_template_kwargs"] = dict(chat_template_kwargs)
     return datasets.Dataset.from_list(records).cast_column("images", _image_feature())
 
 

@@ -102,7 +102,7 @@ def encode_example(processor, frame, sample, images, *, think: bool, rationale_f
 
     task = get_task(sample.task)
     messages = task.build_messages(sample, frame, think=think)
-    prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    prompt = _family(processor).generation_prompt(processor, messages, think=think)
     final = task.target_answer(sample, frame)
     answer, tail = final, ""
     if think:  # the rationale names other boxes (anchors, candidates): the probes read the final answer's
@@ -141,13 +141,27 @@ def encode_example(processor, frame, sample, images, *, think: bool, rationale_f
             "box": box, "cells": cells, "ground": ground, "ground_span": ground_span}
 
 
+def _family(model_or_processor):
+    """The model family of a loaded model, or of a processor (by its class)."""
+    from geor1.models.families import FAMILIES, family_of_config
+
+    if hasattr(model_or_processor, "config"):
+        return family_of_config(model_or_processor.config)
+    name = type(model_or_processor).__name__
+    return next(f for f in FAMILIES if f.processor == name)
+
+
 def input_extent(processor, size: int) -> tuple[int, int]:
     """(W, H) the processor resizes a ``size`` x ``size`` image to (whatever frame the model answers in)."""
+    from dataclasses import replace
+
     from geor1.coords import get_frame
     from geor1.models.processor import processor_pixels
 
     lo, hi = processor_pixels(processor)
-    return tuple(int(v) for v in get_frame("qwen2.5-vl", min_pixels=lo, max_pixels=hi).extent(size, size))
+    resized = replace(get_frame("qwen2.5-vl", min_pixels=lo, max_pixels=hi), factor=processor.image_processor.patch_size
+                      * processor.image_processor.merge_size)
+    return tuple(int(v) for v in resized.extent(size, size))
 
 
 class SynthStream(torch.utils.data.IterableDataset):
@@ -398,7 +412,7 @@ class GroundingHead:
 
     def __init__(self, model, layer: int):
         self.weights = None
-        model.model.language_model.layers[layer].self_attn.register_forward_hook(self._keep)
+        _family(model).language_model(model).layers[layer].self_attn.register_forward_hook(self._keep)
 
     def _keep(self, module, inputs, output):
         self.weights = output[1]
@@ -425,7 +439,7 @@ class PositionProbe(torch.nn.Module):
         super().__init__()
         self.linear = torch.nn.Linear(model.config.text_config.hidden_size, 2)
         self.hidden = None
-        model.model.language_model.layers[layer].register_forward_hook(self._keep)
+        _family(model).language_model(model).layers[layer].register_forward_hook(self._keep)
 
     def _keep(self, module, inputs, output):
         self.hidden = output[0] if isinstance(output, tuple) else output
@@ -445,7 +459,7 @@ class BoxProbe(torch.nn.Module):
         super().__init__()
         self.linear = torch.nn.Linear(model.config.text_config.hidden_size, 4)
         self.hidden = None
-        model.model.language_model.norm.register_forward_hook(self._keep)
+        _family(model).language_model(model).norm.register_forward_hook(self._keep)
 
     def _keep(self, module, inputs, output):
         self.hidden = output
@@ -483,8 +497,8 @@ def evaluate_rec(model, processor, frame, eval_set, *, batch: int = 16, think: b
     scores = []
     for i in range(0, len(eval_set), batch):
         chunk = eval_set[i:i + batch]
-        texts = [processor.apply_chat_template(rec.build_messages(s, frame, think=think), add_generation_prompt=True,
-                                               tokenize=False) for s, _ in chunk]
+        texts = [_family(model).generation_prompt(processor, rec.build_messages(s, frame, think=think), think=think)
+                 for s, _ in chunk]
         enc = processor(text=texts, images=[im for _, ims in chunk for im in ims], return_tensors="pt", padding=True)
         out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
         for (s, _), o in zip(chunk, out[:, enc["input_ids"].shape[1]:]):
@@ -574,7 +588,7 @@ def pretrain_vision(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model, processor = load(args.init, seed=args.seed, **_pixels(args))
-    visual = model.model.visual
+    visual = _family(model).vision(model)
     k = len(CATEGORIES)
     probe = torch.nn.Linear(model.config.text_config.hidden_size, k + 5)
     params = list(visual.parameters()) + list(probe.parameters())

@@ -33,15 +33,19 @@ def _peft_config(recipe: Recipe):
 
 
 def _load_model(recipe: Recipe):
-    from geor1.models import answer_frame, load
+    """``(model, processor, frame, family)``: the model ready to train (vision tower frozen when the
+    recipe says so; otherwise kept in the graph for text-only batches, see ModelFamily.prepare_for_training)."""
+    from geor1.models import answer_frame, family_of_model, load
 
     m = recipe.model
     model, processor = load(m.name, checkpoint=m.checkpoint, dtype=m.dtype, min_pixels=m.min_pixels,
                             max_pixels=m.max_pixels, attn_implementation=m.attn_implementation)
+    family = family_of_model(model)
     if m.freeze_vision:
-        for p in model.model.visual.parameters():
-            p.requires_grad_(False)
-    return model, processor, answer_frame(model, processor)
+        family.freeze_vision(model)
+    else:
+        family.prepare_for_training(model)
+    return model, processor, answer_frame(model, processor), family
 
 
 def _materialise_initial_weights(model, processor, out: Path) -> None:
@@ -82,19 +86,23 @@ def train(recipe: Recipe, *, resume: bool = True):
     Returns the TRL trainer (its ``state`` holds the step count and log history)."""
     from geor1.train.data import grpo_dataset, load_samples, sft_dataset, sft_dataset_from_messages
 
-    model, processor, frame = _load_model(recipe)
+    model, processor, frame, family = _load_model(recipe)
     d = recipe.data
+    template_kwargs = family.chat_template_kwargs(d.think)
     if recipe.method == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
         from geor1.tasks import get_reward_funcs
 
         args = _trainer_args(recipe, GRPO_DEFAULTS, GRPOConfig)
+        if template_kwargs:
+            args.chat_template_kwargs = {**template_kwargs, **(args.chat_template_kwargs or {})}
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
         _materialise_initial_weights(model, processor, out)
         rows = load_samples(d.train, tasks=d.tasks, max_samples=d.max_samples, seed=d.seed)
-        train_ds = grpo_dataset(rows, frame, think=d.think)
+        train_ds = grpo_dataset(rows, frame, think=d.think,
+                                completion_prefix=family.completion_prefix(processor, think=d.think))
         names = list(recipe.rewards)
         recorder = CompletionRecorder(out / "completions.csv")
         funcs = [recorder.wrap(n, f) for n, f in zip(names, get_reward_funcs(names))]
@@ -112,7 +120,8 @@ def train(recipe: Recipe, *, resume: bool = True):
         parts = [sft_dataset_from_messages(p) for p in jsonl]
         if folders:
             rows = load_samples(folders, tasks=d.tasks, max_samples=d.max_samples, seed=d.seed)
-            parts.append(sft_dataset(rows, frame, think=d.think, target=d.sft_target))
+            parts.append(sft_dataset(rows, frame, think=d.think, target=d.sft_target,
+                                     chat_template_kwargs=template_kwargs))
         import datasets
 
         train_ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
