@@ -1,6 +1,7 @@
-"""Model families: one record per family, and the Qwen3-VL / Qwen3.5 paths end to end on tiny
-random-init models (load, processor, generate, frames, DeepStack gradients, chat-template quirks,
-SFT, GRPO, eval, predict). ``pytest -k qwen3`` runs the per-family tests."""
+"""Model families: one record per family, and every family's path end to end on its tiny
+random-init model (load, processor, generate, frames, gradients for text-only batches, DeepStack,
+chat-template quirks, SFT, GRPO, eval, predict). Tests run once per tiny model, with the model's
+name in the test id, so ``pytest -k qwen3`` runs the Qwen3-VL and Qwen3.5 ones."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from geor1.tasks.boxes import paired_iou
 from geor1.tasks.common import format_reward
 
 QWEN3 = ["tiny-qwen3-vl", "tiny-qwen3.5"]
+ALL = list(TINY_BUILDS)  # tiny (qwen2.5-vl), tiny-qwen2-vl, tiny-qwen3-vl, tiny-qwen3.5
+FAMILY = {"tiny": "qwen2.5-vl", "tiny-qwen2-vl": "qwen2-vl", "tiny-qwen3-vl": "qwen3-vl", "tiny-qwen3.5": "qwen3.5"}
 
 
 def test_every_model_type_has_one_family_and_the_tables_are_gone():
@@ -48,8 +51,8 @@ def test_every_family_class_exists_in_transformers():
         assert f.processor_class().__name__ == f.processor
 
 
-@pytest.mark.parametrize("name", QWEN3)
-def test_qwen3_tiny_files_are_what_the_build_makes(name, tmp_path):
+@pytest.mark.parametrize("name", ALL)
+def test_tiny_files_are_what_the_build_makes(name, tmp_path):
     build_tiny(tmp_path, name)
     shipped = TINY_BUILDS[name].folder
     assert sorted(p.name for p in shipped.iterdir()) == sorted(p.name for p in tmp_path.iterdir())
@@ -57,8 +60,8 @@ def test_qwen3_tiny_files_are_what_the_build_makes(name, tmp_path):
         assert p.read_bytes() == (shipped / p.name).read_bytes(), p.name
 
 
-@pytest.fixture(scope="module", params=QWEN3)
-def qwen3(request):
+@pytest.fixture(scope="module", params=ALL)
+def tiny_model(request):
     model, processor = load(request.param, seed=0)
     return request.param, model, processor
 
@@ -67,15 +70,17 @@ def _enc(processor, model, texts, images):
     return processor(text=texts, images=images or None, return_tensors="pt", padding=True)
 
 
-def test_qwen3_load_processor_generate_on_a_non_square_image(qwen3):
-    name, model, proc = qwen3
+def test_family_load_processor_generate_on_a_non_square_image(tiny_model):
+    name, model, proc = tiny_model
     family = family_of_model(model)
-    assert family.name == {"tiny-qwen3-vl": "qwen3-vl", "tiny-qwen3.5": "qwen3.5"}[name]
-    assert type(proc).__name__ == "Qwen3VLImageOnlyProcessor" and proc.video_processor is None
+    assert family.name == FAMILY[name]
+    assert type(proc).__name__ == family.processor and proc.video_processor is None
     assert 2e6 < sum(p.numel() for p in model.parameters()) < 8e6
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Locate the ship."}]}]
     prompt = family.generation_prompt(proc, messages, think=False)
-    # 512 x 256 at 256*256 pixels: smart resize to multiples of 32 -> 352 x 160 -> 11 x 5 tokens
+    # 512 x 256, Qwen3 at 256*256 pixels: smart resize to multiples of 32 -> 352 x 160 -> 22 x 10
+    # patches of 16 px; Qwen2/2.5 at 224*224: multiples of 28 -> 308 x 140 -> 22 x 10 patches of 14.
+    # Both: 11 x 5 tokens after the 2x2 merge.
     enc = _enc(proc, model, [prompt], [Image.new("RGB", (512, 256), (90, 120, 60))])
     assert enc["image_grid_thw"].tolist() == [[1, 10, 22]]
     assert int((enc["input_ids"] == model.config.image_token_id).sum()) == 5 * 11
@@ -85,8 +90,9 @@ def test_qwen3_load_processor_generate_on_a_non_square_image(qwen3):
     assert 1 <= out.shape[1] - enc["input_ids"].shape[1] <= 6
 
 
-def test_qwen3_frame_is_relative_1000_and_round_trips_on_non_square_images(qwen3):
-    _, model, proc = qwen3
+@pytest.mark.parametrize("name", ["tiny-qwen2-vl", *QWEN3])
+def test_qwen3_frame_is_relative_1000_and_round_trips_on_non_square_images(name):
+    model, proc = load(name)
     frame = answer_frame(model, proc)
     assert frame.name == "norm1000" and frame.extent(800, 400) == (1000.0, 1000.0)
     box = np.array([80.0, 40.0, 480.0, 300.0])  # original pixels of an 800 x 400 image
@@ -129,8 +135,8 @@ def test_qwen3_vl_deepstack_gets_gradients_in_a_mixed_batch():
     assert mergers and all(p.grad is not None and p.grad.abs().sum() > 0 for p in mergers)
 
 
-@pytest.mark.parametrize("name", QWEN3)
-def test_qwen3_text_only_batches_keep_the_vision_tower_in_the_graph(name):
+@pytest.mark.parametrize("name", ALL)
+def test_text_only_batches_keep_the_vision_tower_in_the_graph(name):
     """A batch without images never runs the vision tower: without the family's hook its parameters
     get no gradient at all (a ZeRO-3/DDP hang waiting to happen); with it they get zeros, and the
     logits are unchanged."""
@@ -183,8 +189,8 @@ def _rec_data(root: Path, n: int = 4, size: int = 96):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", QWEN3)
-def test_qwen3_grpo_and_sft_steps_change_the_weights(name, tmp_path):
+@pytest.mark.parametrize("name", ALL)
+def test_family_grpo_and_sft_steps_change_the_weights(name, tmp_path):
     from test_train import TINY_GRPO
 
     from geor1.train.recipe import recipe_from_dict
@@ -208,23 +214,23 @@ def test_qwen3_grpo_and_sft_steps_change_the_weights(name, tmp_path):
     assert [k for k in before if not torch.equal(before[k], after[k])]
     # the saved folder loads back as the same family, with its processor
     model, proc = load(str(tmp_path / "sft" / "final"))
-    assert family_of_model(model).name == family_of_model(trainer.model).name
-    assert type(proc).__name__ == "Qwen3VLImageOnlyProcessor"
+    assert family_of_model(model).name == FAMILY[name]
+    assert type(proc).__name__ == family_of_model(model).processor
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", QWEN3)
-def test_qwen3_eval_and_predict_run(name, tmp_path):
+@pytest.mark.parametrize("name", ALL)
+def test_family_eval_and_predict_run(name, tmp_path):
     from geor1.evaluation.evaluate import evaluate
     from geor1.evaluation.predict import predict
 
     data = _rec_data(tmp_path / "data", n=3)
     summary = evaluate(name, data, tmp_path / "eval", batch_size=2, max_new_tokens=6, think=False, progress=False)
     config = json.loads((tmp_path / "eval" / "config.json").read_text())
-    assert config["frame"]["name"] == "norm1000"
+    assert config["frame"]["name"] == family_of(FAMILY[name]).frame
     assert summary["tasks"]["rec"]["n"] == 3
     out = predict(name, "rec", [data / "images" / "0.png"], "the red square", think=False, max_new_tokens=6)
-    assert out["frame"].name == "norm1000" and isinstance(out["completion"], str)
+    assert out["frame"].name == config["frame"]["name"] and isinstance(out["completion"], str)
 
 
 def test_qwen3_vllm_path_reads_the_family_and_frame_from_the_config():
@@ -245,3 +251,36 @@ def test_qwen3_model_info_cli(capsys):
     assert "family       qwen3-vl (qwen3_vl, Qwen3VLForConditionalGeneration)" in out
     assert "answer frame norm1000" in out and "patch size   16 px" in out and "DeepStack" in out
     assert "parameters   5.40 M" in out
+
+
+# The documented example command of docs/models.md, on the tiny model of the family: the shipped
+# Qwen3-VL-4B DAPO recipe, only scaled down by --set (model, data, sizes, CPU dtype and attention).
+QWEN3_VL_EXAMPLE = ["model.name=tiny-qwen3-vl", "model.dtype=float32", "model.attn_implementation=sdpa",
+                    "model.max_pixels=65536", "trainer.max_steps=1", "trainer.per_device_train_batch_size=4",
+                    "trainer.num_generations=4", "trainer.max_completion_length=8", "trainer.bf16=false",
+                    "trainer.use_cpu=true", "trainer.gradient_checkpointing=false", "trainer.report_to=[]",
+                    "trainer.save_steps=10"]
+
+
+def test_qwen3_shipped_recipes_load_with_the_papers_settings():
+    from geor1.train.recipe import list_recipes, load_recipe
+
+    names = {n for n in list_recipes() if n.startswith("qwen3-vl")}
+    assert names == {"qwen3-vl-4b/grpo_rec_vrsbench_fs", "qwen3-vl-4b/dapo_rec_vrsbench_fs",
+                     "qwen3-vl-8b/grpo_crossview_cvcities", "qwen3-vl-8b/sft_geo_sft_coldstart"}
+    dapo = load_recipe("qwen3-vl-4b/dapo_rec_vrsbench_fs")
+    assert dapo.trainer["loss_type"] == "dapo" and dapo.trainer["epsilon_high"] == 0.28
+    assert dapo.model.max_pixels % (32 * 32) == 0  # whole Qwen3-VL tokens
+
+
+@pytest.mark.slow
+def test_qwen3_vl_dapo_recipe_runs_from_the_cli(tmp_path, capsys):
+    from geor1.cli import main
+
+    data = _rec_data(tmp_path / "data")
+    out = tmp_path / "run"
+    rc = main(["train", "grpo", "qwen3-vl-4b/dapo_rec_vrsbench_fs", "--set", f"data.train=[{data}]",
+               "--set", f"trainer.output_dir={out}", *[a for s in QWEN3_VL_EXAMPLE for a in ("--set", s)]])
+    assert rc == 0 and "done: 1 steps" in capsys.readouterr().out
+    assert (out / "final" / "model.safetensors").is_file()
+    assert json.loads((out / "final" / "config.json").read_text())["model_type"] == "qwen3_vl"

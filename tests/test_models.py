@@ -7,7 +7,6 @@ from PIL import Image
 
 from geor1.models import answer_frame, load, load_processor
 from geor1.models.processor import Qwen25VLImageProcessor
-from geor1.models.tiny import TINY_DIR, build_tiny
 
 
 @pytest.fixture(scope="module")
@@ -96,14 +95,6 @@ def test_unsupported_model_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no config.json"):
         load(str(tmp_path / "empty"))
-
-
-def test_shipped_tiny_files_are_what_the_build_makes(tmp_path):
-    build_tiny(tmp_path)
-    shipped = sorted(p.name for p in TINY_DIR.iterdir() if p.is_file())
-    assert shipped == sorted(p.name for p in tmp_path.iterdir())
-    for name in shipped:
-        assert (tmp_path / name).read_bytes() == (TINY_DIR / name).read_bytes(), name
 
 
 def test_a_checkpoint_can_declare_its_answer_frame(tmp_path):

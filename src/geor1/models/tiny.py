@@ -5,6 +5,7 @@ sharing a tokenizer geor1 builds itself.
 name                family         vision input
 ==================  =============  ==============================================================
 ``tiny``            qwen2.5-vl     224×224 px, 14-px patches, 2×2 merge: 64 image tokens
+``tiny-qwen2-vl``   qwen2-vl       224×224 px as above, full attention in every vision block
 ``tiny-qwen3-vl``   qwen3-vl       256×256 px, 16-px patches, 2×2 merge: 64 tokens; a learned
                                    16×16 position table and DeepStack from vision layers 1 and 2
 ``tiny-qwen3.5``    qwen3.5        256×256 px as above; text layers 3 linear-attention + 1 full
@@ -191,6 +192,18 @@ def build_config(tokenizer):
     )
 
 
+def build_qwen2_vl_config(tokenizer):
+    """The tiny Qwen2-VL config (answers in 0-1000)."""
+    from transformers import Qwen2VLConfig
+
+    text = _text(tokenizer, rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                                             "mrope_section": MROPE_SECTION})
+    vision = dict(depth=4, embed_dim=128, hidden_size=256, mlp_ratio=2, num_heads=4, patch_size=14,
+                  spatial_merge_size=2, temporal_patch_size=2)
+    return Qwen2VLConfig(text_config=text, vision_config=vision, **_token_ids(tokenizer), tie_word_embeddings=True,
+                         architectures=["Qwen2VLForConditionalGeneration"])
+
+
 def build_qwen3_vl_config(tokenizer):
     """The tiny Qwen3-VL config: DeepStack adds vision layers 1 and 2 to language layers 0 and 1."""
     from transformers import Qwen3VLConfig
@@ -222,6 +235,7 @@ class TinyBuild:
 
 TINY_BUILDS = {
     "tiny": TinyBuild(TINY_DIR, build_config, IMAGE_PIXELS, 14),
+    "tiny-qwen2-vl": TinyBuild(Path(__file__).parent / "tiny_qwen2_vl", build_qwen2_vl_config, IMAGE_PIXELS, 14),
     "tiny-qwen3-vl": TinyBuild(Path(__file__).parent / "tiny_qwen3_vl", build_qwen3_vl_config, QWEN3_IMAGE_PIXELS, 16),
     "tiny-qwen3.5": TinyBuild(Path(__file__).parent / "tiny_qwen3_5", build_qwen3_5_config, QWEN3_IMAGE_PIXELS, 16),
 }
