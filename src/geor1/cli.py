@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fewshot": ("geor1.data.fewshot", "take nested k-shot splits per category"),
     "validate": ("geor1.data.validate", "check a dataset folder against the schema"),
     "train": ("geor1.train.cli", "SFT or GRPO/DAPO training from a YAML recipe"),
-    "pretrain": ("geor1.train.pretrain", "train the built-in tiny model on GeoSynth"),
+    "pretrain": ("geor1.pretrain.cli", "pretrain a tiny model on GeoSynth, one phase per recipe"),
     "engine": ("geor1.engine.cli", "make reasoning-annotated SFT data with a teacher"),
     "eval": ("geor1.evaluation.cli", "evaluate a model on a dataset"),
     "predict": ("geor1.evaluation.predict", "run a model on one image and draw its answer"),

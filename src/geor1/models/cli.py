@@ -84,7 +84,7 @@ def _ship(checkpoint: str, out: str | None) -> int:
     model.to(torch.bfloat16).save_pretrained(dest)
     processor.save_pretrained(dest)
     provenance = {}
-    for name in ("args.json", "final_eval.json"):
+    for name in ("recipe.json", "args.json", "final_eval.json"):
         p = src.parent / name
         if p.is_file():
             provenance[name.removesuffix(".json")] = json.loads(p.read_text())

@@ -37,10 +37,12 @@ METHODS = ("sft", "grpo")
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 
 
-def list_recipes() -> list[str]:
-    """Names of the recipes shipped in the package (``qwen2.5-vl-3b/grpo_rec_vrsbench_fs``, ...)."""
+def list_recipes(kind: str = "train") -> list[str]:
+    """Names of the shipped training recipes (``qwen2.5-vl-3b/grpo_rec_vrsbench_fs``, ...), or with
+    ``kind="pretrain"`` the pretraining phases (``tiny/pretrain_*``, read by :mod:`geor1.pretrain`)."""
+    pre = kind == "pretrain"
     return sorted(str(p.relative_to(RECIPES_DIR).with_suffix("")) for p in RECIPES_DIR.glob("*/*.yaml")
-                  if p.parent.name != "accelerate")
+                  if p.parent.name != "accelerate" and p.stem.startswith("pretrain_") == pre)
 
 
 def resolve_recipe(name_or_path: str | Path) -> Path:
