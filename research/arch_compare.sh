@@ -9,13 +9,12 @@ set -euo pipefail
 OUT=${1:-runs/arch}
 P0_STEPS=${P0_STEPS:-300}
 P1_STEPS=${P1_STEPS:-500}
-arm() {  # NAME INIT CORE
+arm() {  # NAME INIT CORE: the shipped phase recipes, at this budget, one thread
   local name=$1 init=$2 core=$3
-  taskset -c "$core" geor1 pretrain --init "$init" --vision-only --out "$OUT/$name/phase0" --pool-size 3000 \
-      --steps "$P0_STEPS" --batch 32 --lr 2e-3 --warmup 50 --decay-steps 1500 --workers 1 --threads 1 --seed 0
-  taskset -c "$core" geor1 pretrain --init "$OUT/$name/phase0/final" --out "$OUT/$name/phase1" --pool-size 3000 \
-      --max-objects 1 --steps "$P1_STEPS" --batch 16 --lr 1e-3 --warmup 30 --decay-steps 2000 --dense-weight 1 \
-      --ground-weight 1 --frame norm100 --eval-every 100 --eval-n 96 --threads 1 --workers 1 --seed 0
+  taskset -c "$core" geor1 pretrain tiny/pretrain_vision --no-progress --set "init=$init" \
+      "out=$OUT/$name/phase0" pool_size=3000 "steps=$P0_STEPS" threads=1 workers=1
+  taskset -c "$core" geor1 pretrain tiny/pretrain_one_object --no-progress --set "init=$OUT/$name/phase0/final" \
+      "out=$OUT/$name/phase1" pool_size=3000 "steps=$P1_STEPS" eval_every=100 eval_n=96 threads=1 workers=1
 }
 mkdir -p "$OUT"
 arm qwen2.5-vl tiny 0 > "$OUT/qwen2.5-vl.log" 2>&1 &

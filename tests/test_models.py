@@ -109,3 +109,29 @@ def test_a_checkpoint_can_declare_its_answer_frame(tmp_path):
     reloaded, processor = load(str(tmp_path))
     assert answer_frame(reloaded, processor).name == "norm100"
     assert resolve_frame(str(tmp_path)).name == "norm100"  # the data engine writes records in that frame
+
+
+def test_checkpoints_say_how_to_ask_them(tmp_path):
+    """config.json's geor1_think / geor1_tasks / geor1_max_new_tokens are the defaults of eval,
+    predict, the demo and the recipes; without them a model is asked like a released instruct model."""
+    from geor1.evaluation.evaluate import resolve_usage
+    from geor1.models import Usage, record_usage, usage_of
+
+    assert usage_of("tiny-geosynth") == Usage(think=False, max_new_tokens=64, tasks=("rec",))
+    assert usage_of("tiny") == Usage() == Usage(think=True, max_new_tokens=1024, tasks=None)
+    model, proc = load("tiny")
+    record_usage(model.config, think=True, tasks={"rec", "crossview"}, max_new_tokens=300)
+    model.save_pretrained(tmp_path)
+    proc.save_pretrained(tmp_path)
+    assert usage_of(str(tmp_path)) == Usage(think=True, max_new_tokens=300, tasks=("crossview", "rec"))
+    assert resolve_usage("tiny-geosynth", None, ["rec"], None, None) == (False, 64)
+    assert resolve_usage("tiny-geosynth", None, ["rec"], True, 10) == (True, 10)  # flags win
+
+
+def test_a_task_the_checkpoint_never_saw_is_warned_about(caplog):
+    from geor1.evaluation.evaluate import resolve_usage
+
+    with caplog.at_level("WARNING", logger="geor1.eval"):
+        resolve_usage("tiny-geosynth", None, ["crossview", "rec"], None, None)
+    assert "trained on rec only: its crossview answers will be noise" in caplog.text
+    assert "its rec answers" not in caplog.text

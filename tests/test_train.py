@@ -129,6 +129,10 @@ def test_grpo_tiny_changes_weights_logs_rewards_and_resumes(tmp_path):
     assert changed, "GRPO left every weight unchanged"
     assert (out / "final" / "model.safetensors").is_file() and (out / "final" / "tokenizer.json").is_file()
     assert last_complete_checkpoint(out) == str(out / "checkpoint-2")
+    # the checkpoint says how it was trained to answer: the think template (the random tiny model's
+    # default, the recipe having no data.think), completions of 12 tokens, any task
+    config = json.loads((out / "final" / "config.json").read_text())
+    assert (config["geor1_think"], config["geor1_max_new_tokens"], config["geor1_tasks"]) == (True, 12, None)
 
     rows = list(csv.DictReader(open(out / "completions.csv")))
     assert {r["reward"] for r in rows} == {"format", "rec_iou", "test_length"}

@@ -84,6 +84,10 @@ def run(args) -> int:
                                            f"trainer.output_dir={out / 'grpo'}", f"trainer.max_steps={cfg['steps']}",
                                            "trainer.save_steps=1000000", "trainer.report_to=[]",
                                            f"trainer.seed={args.seed}"])
+    from geor1.models import usage_of
+
+    if recipe.data.think is None:  # as the checkpoint says it is asked
+        recipe.data.think = usage_of(model).think
     tokens = cfg["max_new_tokens"] if recipe.data.think else ANSWER_TOKENS
     recipe.trainer["max_completion_length"] = tokens
     print(f"[2/5] evaluating the base model ({model})")

@@ -32,10 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="dataset folder (data.jsonl + images)")
     parser.add_argument("--out", required=True, help="output folder (created; resumed when it exists)")
     parser.add_argument("--batch-size", type=int, default=16, help="prompts per generate call")
-    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS)
-    parser.add_argument(
-        "--no-think", dest="think", action="store_false", help="prompt without the <think>/<answer> template"
-    )
+    parser.add_argument("--max-new-tokens", type=int, default=None,
+                        help=f"default: the checkpoint's geor1_max_new_tokens, else {DEFAULT_MAX_NEW_TOKENS}")
+    parser.add_argument("--think", dest="think", action="store_true", default=None,
+                        help="ask for <think>…</think><answer>…</answer> (default: as the checkpoint was trained)")
+    parser.add_argument("--no-think", dest="think", action="store_false", help="ask for the answer alone")
     parser.add_argument(
         "--sample", dest="do_sample", action="store_true", help="sample instead of greedy decoding"
     )
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             args.out,
             frame=args.frame,
             model=args.model,
-            think=args.think,
+            think=True if args.think is None else args.think,  # recorded only: the outputs exist already
         )
         print((Path(args.out) / SUMMARY_MD).read_text())
         return 0

@@ -451,6 +451,21 @@ def _generator(
     return generate, processor, answer_frame(model, processor), family_of_model(model)
 
 
+def resolve_usage(model: str, checkpoint: str | None, tasks: list[str], think: bool | None,
+                  max_new_tokens: int | None) -> tuple[bool, int]:
+    """``think`` and ``max_new_tokens`` as given, else as the checkpoint says it is asked; warns once
+    per task the checkpoint was not trained on (its answers there are noise, and slow to write)."""
+    from geor1.models import usage_of
+
+    usage = usage_of(model, checkpoint)
+    for task in tasks:
+        if not usage.trained_on(task):
+            log.warning("%s was trained on %s only: its %s answers will be noise (its config.json, geor1_tasks)",
+                        checkpoint or model, ", ".join(usage.tasks), task)
+    return (usage.think if think is None else think,
+            usage.max_new_tokens if max_new_tokens is None else max_new_tokens)
+
+
 def evaluate(
     model_name_or_path: str,
     data_dir: str | os.PathLike,
@@ -458,8 +473,8 @@ def evaluate(
     *,
     checkpoint: str | None = None,
     batch_size: int = 16,
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-    think: bool = True,
+    max_new_tokens: int | None = None,
+    think: bool | None = None,
     do_sample: bool = False,
     temperature: float = 1.0,
     top_p: float = 1.0,
@@ -478,7 +493,9 @@ def evaluate(
     task module and write ``out_dir``; returns the summary (also ``summary.json``).
 
     ``model_name_or_path``/``checkpoint``/``min_pixels``/``max_pixels``: as :func:`geor1.models.load`.
-    ``think``: ask for ``<think>…</think><answer>…</answer>``. Decoding is greedy unless
+    ``think``: ask for ``<think>…</think><answer>…</answer>``; ``think`` and ``max_new_tokens``
+    default to how the checkpoint was trained (:func:`geor1.models.usage_of`), and a task it was not
+    trained on is warned about. Decoding is greedy unless
     ``do_sample`` (then ``temperature``, ``top_p``, ``seed``). ``ignore_eos``: always generate
     ``max_new_tokens`` (benchmarks). ``dtype``/``device``: default bfloat16 on CUDA, float32 on CPU.
     A rerun resumes; ``overwrite`` starts afresh instead.
@@ -493,6 +510,8 @@ def evaluate(
 
     ds = load_dataset(data_dir)
     samples = ds.samples[:limit] if limit is not None else ds.samples
+    think, max_new_tokens = resolve_usage(model_name_or_path, checkpoint, sorted({s.task for s in samples}),
+                                          think, max_new_tokens)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = {

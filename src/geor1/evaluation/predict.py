@@ -24,8 +24,6 @@ from geor1.evaluation.draw import draw_sample, read_prediction
 from geor1.tasks import TASK_MODULES, get_task
 from geor1.tasks.common import answer_text, think_text
 
-DEFAULT_MAX_NEW_TOKENS = 1024
-
 
 def make_sample(
     task: str, images: list[Image.Image], query: str = "", paths: list[str] | None = None
@@ -67,8 +65,8 @@ def predict(
     query: str = "",
     *,
     checkpoint: str | None = None,
-    think: bool = True,
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    think: bool | None = None,
+    max_new_tokens: int | None = None,
     do_sample: bool = False,
     temperature: float = 1.0,
     min_pixels: int | None = None,
@@ -77,7 +75,11 @@ def predict(
 ) -> dict:
     """Generate one answer; returns ``completion``, ``reasoning``, ``answer`` (texts), ``prediction``
     (as :func:`geor1.evaluation.draw.read_prediction`; original pixels), ``reason``, ``frame`` and
-    ``image`` (the drawing, a PIL image)."""
+    ``image`` (the drawing, a PIL image). ``think``/``max_new_tokens`` default to the checkpoint's
+    own (:func:`geor1.models.usage_of`)."""
+    from geor1.evaluation.evaluate import resolve_usage
+
+    think, max_new_tokens = resolve_usage(model_name_or_path, checkpoint, [task], think, max_new_tokens)
     from geor1.evaluation.evaluate import TransformersGenerator, device_and_dtype
     from geor1.models import answer_frame, family_of_model, load
 
@@ -147,8 +149,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--query", default="", help="the expression (rec, gres), the category (ovd), or a question"
     )
     parser.add_argument("--out", help="PNG to write (default: <image>_<task>_pred.png in the current folder)")
-    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS)
-    parser.add_argument("--no-think", dest="think", action="store_false", help="no <think>/<answer> template")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="default: the checkpoint's own")
+    parser.add_argument("--think", dest="think", action="store_true", default=None,
+                        help="ask for <think>…</think><answer>…</answer> (default: as the checkpoint was trained)")
+    parser.add_argument("--no-think", dest="think", action="store_false", help="ask for the answer alone")
     parser.add_argument(
         "--sample", dest="do_sample", action="store_true", help="sample instead of greedy decoding"
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from geor1.coords import Frame, get_frame
@@ -27,8 +27,8 @@ PRETRAINED_DIR = Path(__file__).parent / "tiny_geosynth"
 if (PRETRAINED_DIR / "config.json").is_file():
     TINY_NAMES["tiny-geosynth"] = PRETRAINED_DIR
 
-__all__ = ["FAMILIES", "ModelFamily", "TINY_NAMES", "answer_frame", "config_frame", "family_of", "family_of_config",
-           "family_of_model", "load", "load_processor"]
+__all__ = ["FAMILIES", "ModelFamily", "TINY_NAMES", "Usage", "answer_frame", "config_frame", "family_of", "family_of_config",
+           "family_of_model", "load", "load_processor", "record_usage", "usage_of", "usage_of_config"]
 
 
 def family_of_model(model) -> ModelFamily:
@@ -129,3 +129,50 @@ def config_frame(config, processor) -> Frame:
 def answer_frame(model, processor) -> Frame:
     """The coordinate frame ``model`` answers in (see :func:`config_frame`)."""
     return config_frame(model.config, processor)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """How a checkpoint is meant to be asked, from its ``config.json``: ``geor1_think`` (the
+    ``<think>…</think><answer>…</answer>`` template, or the answer alone), ``geor1_max_new_tokens``
+    and ``geor1_tasks`` (the tasks it was trained on; None: any). Checkpoints without these keys (the
+    released instruct models) are asked to think, with up to 1,024 new tokens, on any task."""
+
+    think: bool = True
+    max_new_tokens: int = 1024
+    tasks: tuple[str, ...] | None = None
+
+    def trained_on(self, task: str) -> bool:
+        return self.tasks is None or task in self.tasks
+
+
+def usage_of_config(config) -> Usage:
+    get = (config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d))
+    tasks = get("geor1_tasks")
+    return Usage(think=bool(get("geor1_think", True)), max_new_tokens=int(get("geor1_max_new_tokens", 1024)),
+                 tasks=tuple(tasks) if tasks else None)
+
+
+def usage_of(name_or_path: str, checkpoint: str | None = None) -> Usage:
+    """The :class:`Usage` of a model name, folder or hub id (trained weights in ``checkpoint`` win);
+    a hub id that cannot be read offline gets the defaults."""
+    path = str(checkpoint or TINY_NAMES.get(name_or_path, name_or_path))
+    cfg_file = os.path.join(path, "config.json")
+    if os.path.isfile(cfg_file):
+        with open(cfg_file, encoding="utf-8") as f:
+            return usage_of_config(json.load(f))
+    if os.path.isdir(path):
+        return Usage()
+    try:
+        from transformers import AutoConfig
+
+        return usage_of_config(AutoConfig.from_pretrained(path))
+    except (OSError, ValueError):
+        return Usage()
+
+
+def record_usage(config, *, think: bool, tasks, max_new_tokens: int) -> None:
+    """Write a :class:`Usage` into ``config`` (saved with the checkpoint's ``config.json``)."""
+    config.geor1_think = bool(think)
+    config.geor1_tasks = sorted(tasks) if tasks else None
+    config.geor1_max_new_tokens = int(max_new_tokens)

@@ -334,6 +334,13 @@ def run_phase(cfg: PretrainConfig, *, resume: bool = False, progress: bool = Tru
         metrics.write({"step": step, "seconds": round(time.time() - t0, 1),
                        **{k: result[k] for k in ("acc_at_05", "acc_at_07", "mean_iou")}})
     metrics.close()
+    if cfg.phase == "full":  # how to ask the result: record it in its config.json (geor1.models.Usage)
+        from geor1.models import record_usage
+        from geor1.pretrain.corpus import TASK_KINDS
+
+        think = cfg.think_fraction >= 0.5
+        record_usage(model.config, think=think, tasks=[k for k in TASK_KINDS if cfg.tasks.get(k, 0) > 0],
+                     max_new_tokens=512 if think else 64)
     final = out / "final"
     model.to("cpu")
     if final.exists():

@@ -99,7 +99,7 @@ class DataArgs:
     train: list[str] = field(default_factory=list)  # dataset folders (schema) or SFT JSONL files (messages)
     eval: list[str] = field(default_factory=list)
     tasks: list[str] = field(default_factory=list)  # keep only these tasks (empty: all)
-    think: bool = True               # ask for <think>…</think><answer>…</answer>
+    think: bool | None = None        # ask for <think>…</think><answer>…</answer>; None: as the checkpoint was trained
     max_samples: int | None = None   # take the first N training samples (after shuffling with seed)
     seed: int = 0
     sft_target: str = "answer"       # SFT from schema data: "answer" (answer only) or "rationale" (programmatic teacher)

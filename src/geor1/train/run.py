@@ -81,13 +81,30 @@ def _trainer_args(recipe: Recipe, defaults: dict, cls):
     return cls(**kwargs)
 
 
+def _record_usage(config, recipe: Recipe, train_ds, args) -> None:
+    """The fine-tuned checkpoint says how to ask it (geor1.models.Usage): as it was trained to answer,
+    on the tasks it knew plus the ones trained here."""
+    from geor1.models import record_usage, usage_of_config
+
+    before = usage_of_config(config)
+    trained = set(recipe.data.tasks) or {t for t in train_ds["task"] if t}
+    tasks = None if before.tasks is None else set(before.tasks) | trained
+    tokens = getattr(args, "max_completion_length", None) or (
+        before.max_new_tokens if before.think == recipe.data.think else (512 if recipe.data.think else 64))
+    record_usage(config, think=recipe.data.think, tasks=tasks, max_new_tokens=tokens)
+
+
 def train(recipe: Recipe, *, resume: bool = True):
     """Train ``recipe``; resumes from the last complete checkpoint in its output_dir when ``resume``.
     Returns the TRL trainer (its ``state`` holds the step count and log history)."""
     from geor1.train.data import grpo_dataset, load_samples, sft_dataset, sft_dataset_from_messages
 
+    from geor1.models import usage_of
+
     model, processor, frame, family = _load_model(recipe)
     d = recipe.data
+    if d.think is None:  # as the checkpoint says it is asked (config.json's geor1_think; instruct models think)
+        d.think = usage_of(recipe.model.name, recipe.model.checkpoint).think
     template_kwargs = family.chat_template_kwargs(d.think)
     if recipe.method == "grpo":
         from trl import GRPOConfig, GRPOTrainer
@@ -135,6 +152,7 @@ def train(recipe: Recipe, *, resume: bool = True):
     if ckpt:
         log.info("resuming from %s", ckpt)
     trainer.train(resume_from_checkpoint=ckpt)
+    _record_usage(trainer.model.config, recipe, train_ds, args)
     final = out / "final"
     trainer.save_model(str(final))
     if trainer.is_world_process_zero():
