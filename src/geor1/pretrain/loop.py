@@ -317,6 +317,9 @@ def run_phase(cfg: PretrainConfig, *, resume: bool = False, progress: bool = Tru
                    "lr": lr, **means}
             sums, n_log, t_log = {}, 0, now
             bar.set_postfix(loss=f"{means['loss']:.3f}", sps=f"{row['samples_per_s']:.0f}")
+            if not progress:  # a background run: the log is what a person reads
+                log.info("step %d  %.0f s  %.1f samples/s  lr %.2g  %s", step, row["seconds"], row["samples_per_s"], lr,
+                         "  ".join(f"{k} {v:.4f}" for k, v in means.items()))
         if eval_set is not None and step % cfg.eval_every == 0:
             result = D.evaluate_rec(model, processor, frame, eval_set)
             row = {**(row or {"step": step, "seconds": round(time.time() - t0, 1), "lr": lr}),

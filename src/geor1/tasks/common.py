@@ -28,8 +28,6 @@ THINK_ANSWER_INSTRUCTION = (
 # The whole output must be exactly one think block followed by one answer block.
 FORMAT_RE = re.compile(r"^\s*<think>(?:(?!</?think>).)*</think>\s*<answer>(?:(?!</?answer>).)*</answer>\s*$",
                        re.DOTALL)
-_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
-_THINK_RE = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 
 # Counts of reasons rewards gave 0 for, for logging and tests ("rec_iou: no box in answer": 12).
 REASONS: Counter = Counter()
@@ -70,17 +68,36 @@ def completion_text(completion: Any) -> str:
     return "" if completion is None else str(completion)
 
 
+def _blocks(text: str, open_tag: str, close_tag: str, *, first: bool):
+    """(start, end) of the content of the first or last ``open_tag…close_tag`` block, as a
+    non-greedy regex would find them left to right, or None. Linear in the text: the regex
+    ``<answer>(.*?)</answer>`` rescans to the end from every unclosed opening tag (quadratic: over
+    20 s on 1 MB of ``<answer>``)."""
+    found, pos = None, 0
+    while True:
+        s = text.find(open_tag, pos)
+        if s < 0:
+            return found
+        e = text.find(close_tag, s + len(open_tag))
+        if e < 0:
+            return found
+        found = (s + len(open_tag), e)
+        if first:
+            return found
+        pos = e + len(close_tag)
+
+
 def answer_text(text: str) -> str:
     """The content of the last ``<answer>…</answer>`` block, or the whole text when there is none
     (a model trained without the template answers directly)."""
-    found = _ANSWER_RE.findall(text)
-    return found[-1].strip() if found else text.strip()
+    span = _blocks(text, "<answer>", "</answer>", first=False)
+    return text[span[0]:span[1]].strip() if span else text.strip()
 
 
 def think_text(text: str) -> str:
     """The content of the first ``<think>…</think>`` block, or ``""``."""
-    m = _THINK_RE.search(text)
-    return m.group(1).strip() if m else ""
+    span = _blocks(text, "<think>", "</think>", first=True)
+    return text[span[0]:span[1]].strip() if span else ""
 
 
 def decode_solutions(solution: list, task: list | None, name: str, n: int | None = None) -> list[dict | None]:

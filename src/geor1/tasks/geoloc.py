@@ -51,6 +51,7 @@ from geor1.tasks.common import (
     log_reason,
     register_reward,
 )
+from geor1.tasks.parsing import MAX_ANSWER_CHARS
 
 TASK = "geoloc"
 DEFAULT_REWARDS = ["format", "geo_score"]
@@ -122,8 +123,11 @@ def target_answer(sample: Sample, frame: Any = None, *, ask_place: bool = False)
 # Parsing
 
 _HEM = r"(?P<hem>[Nn]orth|[Ss]outh|[Ee]ast|[Ww]est|[NSEWnsew])"
-_NUMBER = (r"(?P<sign>[-+])?\s*"
-           r"(?P<deg>\d+(?:\.\d+)?)(?!\d|\.\d)\s*(?:°|º|˚|deg(?:rees?)?\b)?\s*"
+# Whitespace only after a sign or a mark: a match starts at a sign or a digit, never inside a run
+# of spaces (which made "-" + spaces + "x" quadratic: 17 s at 30 kB), and "\s*(mark)?\s*" cannot
+# split one run of spaces two ways.
+_NUMBER = (r"(?:(?P<sign>[-+])\s*)?"
+           r"(?P<deg>\d+(?:\.\d+)?)(?!\d|\.\d)\s*(?:(?:°|º|˚|deg(?:rees?)?\b)\s*)?"
            r"(?:(?P<min>\d+(?:\.\d+)?)\s*(?:'|′|’|min\b)\s*"
            r"(?:(?P<sec>\d+(?:\.\d+)?)\s*(?:\"|″|''|sec\b)\s*)?)?")
 # A hemisphere letter follows its number ("48.85 N") or precedes it ("N 48.85"); a text uses one
@@ -167,7 +171,7 @@ def _values(text: str, style: str = "suffix") -> tuple[list[_Value], str]:
             value = -value
         axis = {"N": "lat", "S": "lat", "E": "lon", "W": "lon"}.get(hem)
         if axis is None:
-            label = _LABEL.search(text[max(0, m.start() - 16):m.start()])
+            label = _LABEL.search(text[max(0, m.start() - 24):m.start()].rstrip())
             if label:
                 axis = "lat" if label.group(1).lower().startswith("lat") else "lon"
         out.append(_Value(value, axis, m.start(), m.end()))
@@ -195,7 +199,10 @@ def _single(v: Any) -> float | None:
     if isinstance(v, bool):
         return None
     if isinstance(v, (int, float)):
-        return float(v)
+        try:
+            return float(v)  # NaN and 1e999 (infinity) pass on: _checked rejects them by name
+        except OverflowError:  # a 400-digit integer
+            return math.inf
     if isinstance(v, str):
         values, _ = _marked_values(_normalize(v))
         return values[0].value if len(values) == 1 else None
@@ -208,7 +215,7 @@ def _from_json(text: str) -> tuple[Parsed | None, dict]:
     for block in _JSON_OBJECT.findall(text):
         try:
             obj = json.loads(block)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting inside the braces: not an answer
             continue
         if not isinstance(obj, dict):
             continue
@@ -279,7 +286,7 @@ def parse_answer(text: str, *, gazetteer: bool = True) -> Parsed:
     """The position a completion answers: coordinates first, else (``gazetteer``) a named place.
     Never raises; a failure carries the coordinate parser's reason."""
     try:
-        ans = answer_text(str(text))
+        ans = answer_text(str(text))[:MAX_ANSWER_CHARS]  # bounded time on runaway output
         coords = parse_coordinates(ans)
         if coords.ok or not gazetteer:
             return coords

@@ -44,7 +44,10 @@ POINT_LIST_KEYS = ("keypoints", "points", "positive_points")
 
 _FENCE_RE = re.compile(r"```[A-Za-z]*")
 _TRAILING_COMMA_RE = re.compile(r",\s*([\]}])")
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+# One way to read each number ("\d+\.?\d*" could split a digit run anywhere, and the box fallbacks
+# then backtracked exponentially: 325 s at 911 characters). The look-behind stops a match from
+# starting inside a number, so a search is linear in the text.
+_NUMBER = r"(?<![\d.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _QWEN2_BOX_RE = re.compile(rf"\(\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\)\s*,?\s*\(\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\)")
 _VRS_BOX_RE = re.compile(rf"<\s*({_NUMBER})\s*>\s*<\s*({_NUMBER})\s*>\s*<\s*({_NUMBER})\s*>\s*<\s*({_NUMBER})\s*>")
 _NO_TARGET_RE = re.compile(
@@ -237,7 +240,10 @@ def _parse_objects(text: str) -> Parsed:
     if found is None or not found[0]:
         boxes = _VRS_BOX_RE.findall(body) or _QWEN2_BOX_RE.findall(body)
         if boxes:
-            return Parsed([{"bbox_2d": [float(v) for v in b], "label": None, "points": []} for b in boxes])
+            nums = [[_number(v) for v in b] for b in boxes]
+            if any(None in b for b in nums):  # 1e999 reads as infinity: not a coordinate
+                return Parsed(reason="a box with a non-finite number (e.g. 1e999)")
+            return Parsed([{"bbox_2d": b, "label": None, "points": []} for b in nums])
     if found is None:
         if _NO_TARGET_RE.search(body):
             return Parsed([])
