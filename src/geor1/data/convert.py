@@ -10,7 +10,8 @@ and as a plain string otherwise. The written dataset is loaded back and validate
 command reports success. Each converter's on-disk format is in its module docstring
 (``geor1 convert FORMAT --help-format``).
 
-This module also holds what the converters share: :func:`link_image`, :func:`image_size` and
+This module also holds what the converters share: :func:`safe_relpath` and :func:`link_image` (the
+one guard that keeps every converter's writes inside ``--out``), :func:`image_size` and
 :func:`record_error`.
 """
 
@@ -30,14 +31,45 @@ from geor1.data.schema import SchemaError, load_dataset
 IMAGES_DIR = "images"
 
 
-def link_image(src: Path, out: Path, rel: str) -> str:
+def safe_relpath(rel: str, *, where: str | os.PathLike | None = None, field: str | None = None) -> str:
+    """``rel`` with forward slashes, if it names a file *inside* a folder; else SchemaError naming
+    ``where`` and ``field``. Refused: empty, absolute (``/x``, ``C:x``), ``..`` or empty parts
+    (``a//b``). Every path a converter takes from an annotation goes through here."""
+    text = str(rel).strip().replace("\\", "/")
+    parts = text.split("/")
+    if (not text or text.startswith("/") or (len(text) > 1 and text[1] == ":") or "\0" in text
+            or any(p in ("", ".", "..") for p in parts)):
+        raise SchemaError(f"image path {str(rel)!r} must stay inside the dataset folder", file=where, field=field)
+    return text
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def link_image(src: Path, out: Path, rel: str, *, src_root: Path | None = None, where=None, field=None) -> str:
     """Put image ``src`` at ``out/rel`` (a hard link, or a copy across file systems) and return
-    ``rel``. Images live inside the dataset root because the loader refuses paths that leave it."""
+    ``rel``. Images live inside the dataset root because the loader refuses paths that leave it.
+
+    Nothing is written or linked outside ``out``: ``rel`` must be a plain relative path
+    (:func:`safe_relpath`), its folder must resolve inside ``out`` (a symbolic link there cannot lead
+    elsewhere), and a link already at ``out/rel`` is replaced, never written through. With
+    ``src_root``, ``src`` must also lie inside it (a name like ``../../secret`` in an annotation)."""
+    rel = safe_relpath(rel, where=where, field=field)
+    if src_root is not None and not _inside(Path(os.path.normpath(os.path.abspath(src))),
+                                            Path(os.path.normpath(os.path.abspath(src_root)))):
+        raise SchemaError(f"image {str(src)!r} is outside the source folder {str(src_root)!r}", file=where, field=field)
     if not Path(src).is_file():
-        raise SchemaError(f"image not found: {src}", file=src)
-    dst = Path(out) / rel
+        raise SchemaError(f"image not found: {src}", file=where or src, field=field)
+    root = Path(out).resolve()
+    dst = root / rel
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
+    if not _inside(dst.parent.resolve(), root):
+        raise SchemaError(f"{rel!r} would leave the output folder {str(out)!r} through a symbolic link",
+                          file=where, field=field)
+    if dst.is_symlink():
+        dst.unlink()
+    elif dst.exists():
         if os.path.samefile(src, dst):
             return rel
         dst.unlink()

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geor1.data.convert import image_size, link_image
+from geor1.data.convert import image_size, link_image, safe_relpath
 from geor1.data.schema import Sample, SchemaError, load_dataset, resolve_image, write_dataset
 from geor1.geo import EARTH_RADIUS_KM, HALF_CIRCUMFERENCE_KM, haversine_km
 from geor1.tasks.crossview import direction, letters
@@ -59,22 +59,19 @@ DEFAULT_MIN_SEPARATION_KM = 0.1
 # Files: what the cross-view converters need on top of geor1.data.convert's helpers
 
 def add_image(path: str | os.PathLike, out_root: str | os.PathLike, rel: str, *, where: str,
-              field: str) -> tuple[str, tuple[int, int]]:
+              field: str, src_root: str | os.PathLike | None = None) -> tuple[str, tuple[int, int]]:
     """Put image file ``path`` at ``out_root/rel`` (hard link, else copy) and return ``rel``
     (forward slashes) and the image's ``(width, height)`` in pixels. A ``rel`` that would leave
     the dataset folder, a missing file or an unreadable image raises SchemaError naming ``where``
     (file:line) and ``field``."""
-    rel = str(rel).strip().replace("\\", "/")
-    parts = rel.split("/")
-    if not rel or rel.startswith("/") or (len(rel) > 1 and rel[1] == ":") or ".." in parts or not rel.strip("/."):
-        raise SchemaError(f"image path {rel!r} must stay inside the dataset folder", file=where, field=field)
+    rel = safe_relpath(rel, where=where, field=field)
     if not Path(path).is_file():
         raise SchemaError(f"image {str(path)!r} not found", file=where, field=field)
     try:
         size = image_size(Path(path))
     except SchemaError as e:
         raise SchemaError(f"{e.problem}: {path}", file=where, field=field) from None
-    return link_image(Path(path), Path(out_root), rel), size
+    return link_image(Path(path), Path(out_root), rel, src_root=src_root, where=where, field=field), size
 
 
 def pair_sample(id: str, ground: str, aerial: str, *, sizes: list, ground_gps=None, aerial_gps=None,

@@ -97,9 +97,8 @@ def _record_usage(config, recipe: Recipe, train_ds, args) -> None:
 def train(recipe: Recipe, *, resume: bool = True):
     """Train ``recipe``; resumes from the last complete checkpoint in its output_dir when ``resume``.
     Returns the TRL trainer (its ``state`` holds the step count and log history)."""
-    from geor1.train.data import grpo_dataset, load_samples, sft_dataset, sft_dataset_from_messages
-
     from geor1.models import usage_of
+    from geor1.train.data import grpo_dataset, load_samples, sft_dataset, sft_dataset_from_messages
 
     model, processor, frame, family = _load_model(recipe)
     d = recipe.data

@@ -93,8 +93,8 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, cities: str | lis
             where = f"{info}:{line}"
             pano_path, pano_rel = _image(src, info.parent, row[5])
             sat_path, sat_rel = _image(src, info.parent, row[4])
-            pano, pano_size = add_image(pano_path, out, pano_rel, where=where, field="pano_dir")
-            sat, sat_size = add_image(sat_path, out, sat_rel, where=where, field="sat_dir")
+            pano, pano_size = add_image(pano_path, out, pano_rel, where=where, field="pano_dir", src_root=src)
+            sat, sat_size = add_image(sat_path, out, sat_rel, where=where, field="sat_dir", src_root=src)
             pairs.append(pair_sample(pair_id, pano, sat, sizes=[pano_size, sat_size], ground_gps=[lat, lon],
                                      aerial_gps=[lat, lon], city=city, source="cv-cities", split=split))
     return write_pairs_or_questions(out, pairs, make_questions=make_questions, reverse=reverse,

@@ -98,8 +98,8 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, split: str = "tra
                 raise SchemaError(f"image number {number} has no line in {locations} ({len(gps)} lines)",
                                   file=where, field="bingmap")
             sat_gps, ground_gps = gps[number - 1]
-        pano, pano_size = add_image(src / pano_rel, out, pano_rel, where=where, field="streetview")
-        tile, tile_size = add_image(src / tile_rel, out, tile_rel, where=where, field="bingmap")
+        pano, pano_size = add_image(src / pano_rel, out, pano_rel, where=where, field="streetview", src_root=src)
+        tile, tile_size = add_image(src / tile_rel, out, tile_rel, where=where, field="bingmap", src_root=src)
         pairs.append(pair_sample(f"{number:07d}", pano, tile, sizes=[pano_size, tile_size], ground_gps=ground_gps,
                                  aerial_gps=sat_gps, source="cvusa", split=split))
     return write_pairs_or_questions(out, pairs, make_questions=make_questions, reverse=reverse,

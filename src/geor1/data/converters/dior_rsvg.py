@@ -36,7 +36,7 @@ import logging
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from geor1.data.convert import IMAGES_DIR, image_size, link_image, record_error
+from geor1.data.convert import IMAGES_DIR, image_size, link_image, record_error, safe_relpath
 from geor1.data.schema import Sample, SchemaError, write_dataset
 
 log = logging.getLogger("geor1.data")
@@ -115,11 +115,11 @@ def convert(src: Path, out: Path, *, split: str | None = None) -> int:
         first, index = index, index + len(objects)
         if not any(first + k in wanted for k in range(len(objects))) and where:
             continue
-        image = src / "JPEGImages" / filename
+        image = src / "JPEGImages" / safe_relpath(filename, where=path, field="filename")
         if not image.is_file():
             raise record_error(path, "annotation", f"image {image} not found", "filename")
         w, h = image_size(image)
-        rel = link_image(image, out, f"{IMAGES_DIR}/{filename}")
+        rel = link_image(image, out, f"{IMAGES_DIR}/{filename}", src_root=src, where=path, field="filename")
         for k, obj in enumerate(objects):
             i = first + k
             if where and i not in wanted:

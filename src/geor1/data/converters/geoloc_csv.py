@@ -29,6 +29,7 @@ import logging
 import os
 from pathlib import Path
 
+from geor1.data.convert import safe_relpath
 from geor1.data.schema import Sample, SchemaError, write_dataset
 from geor1.tasks.questions import add_image
 
@@ -127,11 +128,12 @@ def _convert(name: str, src, out, *, csv_file: str | None, images: str | None, s
             raise SchemaError(f"latitude {lat} outside [-90, 90]", file=path, line=line, field=header[lat_col])
         if not -180 <= lon <= 180:
             raise SchemaError(f"longitude {lon} outside [-180, 180]", file=path, line=line, field=header[lon_col])
-        image = image_dir / img_id
+        image = image_dir / safe_relpath(img_id, where=f"{path}:{line}", field="IMG_ID")
         if skip_missing and not image.is_file():
             missing += 1
             continue
-        rel, (w, h) = add_image(image, out, f"images/{img_id}", where=f"{path}:{line}", field="IMG_ID")
+        rel, (w, h) = add_image(image, out, f"images/{img_id}", where=f"{path}:{line}", field="IMG_ID",
+                                src_root=image_dir)
         samples.append(Sample(id=img_id, task="geoloc", images=[rel],
                               width=w, height=h, gps=[[lat, lon]], source=name, split=split,
                               meta={"author": row[1].strip() if len(row) > 1 else ""}))

@@ -56,7 +56,7 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from geor1.data.convert import IMAGES_DIR, image_size, link_image, record_error
+from geor1.data.convert import IMAGES_DIR, image_size, link_image, record_error, safe_relpath
 from geor1.data.schema import Sample, SchemaError, write_dataset
 
 SPLITS = ("train", "val", "test")
@@ -142,11 +142,15 @@ def read_refcoco(src: Path, out: Path, refs_path: Path, image_dir: Path, *, spli
         if image_info is None:
             raise record_error(refs_path, i, f"image {ref['image_id']} is not in {inst_path.name}", "image_id")
         if ref["image_id"] not in linked:
-            image = image_dir / image_info["file_name"]
+            try:
+                image = image_dir / safe_relpath(image_info["file_name"])
+            except SchemaError as e:
+                raise record_error(inst_path, ref["image_id"], e.problem, "file_name") from None
             if not image.is_file():
                 raise record_error(refs_path, i, f"image {image} not found", "image_id")
             w, h = (image_info["width"], image_info["height"]) if "width" in image_info else image_size(image)
-            linked[ref["image_id"]] = (link_image(image, out, f"{IMAGES_DIR}/{image_info['file_name']}"), w, h)
+            linked[ref["image_id"]] = (link_image(image, out, f"{IMAGES_DIR}/{image_info['file_name']}",
+                                                  src_root=image_dir, where=inst_path, field="file_name"), w, h)
         rel, w, h = linked[ref["image_id"]]
         boxes, masks = [], []
         for a in _ann_ids(ref):

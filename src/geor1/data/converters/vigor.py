@@ -116,8 +116,8 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, area: str = "same
             pano_gps = _position(panorama_position, pano_name, where, "panorama")
             sat_gps = _position(satellite_position, sats[0], where, "satellite[0]")
             pano_rel, sat_rel = f"{city}/panorama/{pano_name}", f"{city}/satellite/{sats[0]}"
-            pano, pano_size = add_image(src / pano_rel, out, pano_rel, where=where, field="panorama")
-            sat, sat_size = add_image(src / sat_rel, out, sat_rel, where=where, field="satellite[0]")
+            pano, pano_size = add_image(src / pano_rel, out, pano_rel, where=where, field="panorama", src_root=src)
+            sat, sat_size = add_image(src / sat_rel, out, sat_rel, where=where, field="satellite[0]", src_root=src)
             pairs.append(pair_sample(
                 f"{city}/{pano_name.split(',')[0]}", pano, sat, sizes=[pano_size, sat_size], ground_gps=pano_gps,
                 aerial_gps=sat_gps, city=city, source="vigor", split=f"{area}-{split}",

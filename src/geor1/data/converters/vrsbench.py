@@ -33,7 +33,7 @@ import logging
 import re
 from pathlib import Path
 
-from geor1.data.convert import IMAGES_DIR, image_size, link_image, record_error
+from geor1.data.convert import IMAGES_DIR, image_size, link_image, record_error, safe_relpath
 from geor1.data.schema import Sample, SchemaError, write_dataset
 
 log = logging.getLogger("geor1.data")
@@ -84,12 +84,15 @@ def convert(src: Path, out: Path, *, annotations: str = "VRSBench_EVAL_referring
         if unique is not None and not isinstance(unique, bool):
             raise record_error(path, i, f"expected true or false, got {unique!r}", "unique")
 
-        image = src / images / r["image_id"]
+        try:
+            image = src / images / safe_relpath(r["image_id"])
+        except SchemaError as e:
+            raise record_error(path, i, e.problem, "image_id") from None
         if r["image_id"] not in sizes:
             if not image.is_file():
                 raise record_error(path, i, f"image {image} not found", "image_id")
             sizes[r["image_id"]] = image_size(image)
-            link_image(image, out, f"{IMAGES_DIR}/{r['image_id']}")
+            link_image(image, out, f"{IMAGES_DIR}/{r['image_id']}", src_root=src, where=path, field="image_id")
         w, h = sizes[r["image_id"]]
         box = [box100[0] / 100 * w, box100[1] / 100 * h, box100[2] / 100 * w, box100[3] / 100 * h]
 
