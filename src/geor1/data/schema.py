@@ -44,6 +44,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from geor1.io import atomic_open
+
 TASKS = ("rec", "ovd", "gres", "crossview", "geoloc")
 DATA_FILE = "data.jsonl"
 
@@ -310,8 +312,7 @@ def write_dataset(root: str | os.PathLike, samples: Iterable[Sample | dict]) -> 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     path = root / DATA_FILE
-    tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_open(path) as f:
         for i, s in enumerate(samples):
             try:
                 s = s if isinstance(s, Sample) else Sample.from_dict(s)
@@ -319,5 +320,4 @@ def write_dataset(root: str | os.PathLike, samples: Iterable[Sample | dict]) -> 
             except SchemaError as e:
                 raise SchemaError(e.problem, file=f"record {i} for {path}", field=e.field) from None
             f.write(s.to_json() + "\n")
-    os.replace(tmp, path)
     return path

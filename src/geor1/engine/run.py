@@ -43,6 +43,7 @@ from pathlib import Path
 from geor1.coords import Frame, frame_to_dict
 from geor1.data.schema import Dataset, Sample, load_dataset
 from geor1.engine.teachers import Reply, Request, Teacher
+from geor1.io import atomic_write_json
 from geor1.tasks import get_task
 from geor1.tasks.common import has_format, think_text
 
@@ -197,14 +198,7 @@ def _fsync_dir(path: Path) -> None:
 
 def write_json_atomic(path: Path, obj) -> None:
     """Write ``obj`` as JSON to ``path`` so that a reader (or a crash) sees the old or the new file, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1, ensure_ascii=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    atomic_write_json(path, obj, indent=1)
 
 
 def file_sha256(path: Path) -> str:

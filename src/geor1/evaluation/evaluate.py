@@ -40,6 +40,7 @@ from PIL import Image
 from geor1.coords import Frame, frame_from_dict, frame_to_dict, get_frame
 from geor1.data.schema import TASKS, Sample, load_dataset
 from geor1.evaluation.draw import load_images
+from geor1.io import atomic_write, atomic_write_json
 from geor1.tasks import get_task
 from geor1.tasks.common import completion_text
 
@@ -573,7 +574,7 @@ def evaluate(
                 f"{out}: earlier predictions are in frame {frame}, this model answers in {frame_now}"
             )
         frame = frame_now
-        config_path.write_text(json.dumps({**settings, "frame": frame_to_dict(frame)}, indent=2))
+        atomic_write_json(config_path, {**settings, "frame": frame_to_dict(frame)})  # a kill never tears it
         prefix = family.completion_prefix(processor, think=think)  # what the template wrote of the answer
 
         n_new, n_tokens, t_gen, cpu_gen = 0, 0, 0.0, 0.0
@@ -671,7 +672,7 @@ def score_completions(
         "max_new_tokens": None,
         "source": "score_completions",
     }
-    (out / CONFIG).write_text(json.dumps({**settings, "frame": frame_to_dict(frame)}, indent=2))
+    atomic_write_json(out / CONFIG, {**settings, "frame": frame_to_dict(frame)})
     with open(out / PREDICTIONS, "w", encoding="utf-8") as f:
         f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     return _finish(out, settings, frame, records, None)
@@ -692,5 +693,5 @@ def _finish(out: Path, settings: dict, frame: Frame, records: list[dict], speed:
 def write_summary(out_dir: str | os.PathLike, summary: dict) -> None:
     """Write ``summary.json`` (strict JSON) and ``summary.md`` into ``out_dir``."""
     out = Path(out_dir)
-    (out / SUMMARY_JSON).write_text(json.dumps(_finite(summary), indent=2, allow_nan=False) + "\n")
-    (out / SUMMARY_MD).write_text(summary_markdown(summary))
+    atomic_write_json(out / SUMMARY_JSON, _finite(summary), allow_nan=False)
+    atomic_write(out / SUMMARY_MD, summary_markdown(summary))

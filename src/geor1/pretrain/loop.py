@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import logging
 import math
 import os
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from geor1.io import atomic_write_json
 from geor1.pretrain import data as D
 from geor1.pretrain.config import PretrainConfig
 from geor1.pretrain.probes import (
@@ -269,7 +269,7 @@ def run_phase(cfg: PretrainConfig, *, resume: bool = False, progress: bool = Tru
     model.to(device)
     for m in objective.modules().values():
         m.to(device)
-    (out / "recipe.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    atomic_write_json(out / "recipe.json", cfg.to_dict())
     pool = None
     if cfg.pool_size or cfg.phase == "vision":
         pool = D.make_pool(cfg.pool or out / "pool", cfg.pool_size or 4000, seed=cfg.seed, tasks=cfg.tasks,
@@ -351,7 +351,7 @@ def run_phase(cfg: PretrainConfig, *, resume: bool = False, progress: bool = Tru
     model.save_pretrained(final)
     processor.save_pretrained(final)
     result = {**result, "steps": step, "seconds": round(time.time() - t0, 1)}
-    (out / "final_eval.json").write_text(json.dumps(result, indent=2))
+    atomic_write_json(out / "final_eval.json", result)
     return result
 
 

@@ -47,6 +47,7 @@ from geor1.evaluation.draw import (
     read_prediction,
 )
 from geor1.evaluation.evaluate import CONFIG, PREDICTIONS, SUMMARY_JSON, read_predictions, summarize
+from geor1.io import atomic_write
 from geor1.report.plots import read_metrics, training_charts
 from geor1.tasks.common import answer_text, think_text
 
@@ -546,7 +547,4 @@ def write_report(
     page = render_report(run_dir, max_samples=max_samples, thumb=thumb)
     path = Path(out) if out else Path(run_dir) / REPORT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, page)

@@ -11,25 +11,20 @@ resumes only from marked folders.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 from pathlib import Path
 
 from transformers import TrainerCallback
 
+from geor1.io import atomic_write
 from geor1.tasks.common import completion_text
 
 COMPLETE = "COMPLETE"
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 
 
-def atomic_write(path: str | os.PathLike, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
@@ -53,27 +48,41 @@ class CheckpointMarker(TrainerCallback):
 
 
 class CsvMetricsLogger(TrainerCallback):
-    """Appends every ``on_log`` dict to ``metrics.csv`` (columns grow as new keys appear)."""
+    """Appends every ``on_log`` dict to ``metrics.csv``. Rows are appended; the file is rewritten
+    (atomically) only when a row brings a column not seen before, which happens in the first few
+    logs of a run, so a run's logging is linear in its length."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self.columns: list[str] | None = None  # read from the file on first use (a resumed run)
+
+    def _read_columns(self) -> list[str]:
+        if not self.path.is_file():
+            return []
+        with open(self.path, newline="", encoding="utf-8") as f:
+            return next(csv.reader(f), [])
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
         row = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
-        rows = []
-        if self.path.is_file():
-            with open(self.path, newline="", encoding="utf-8") as f:
-                rows = list(csv.DictReader(f))
-        rows.append(row)
-        cols = list(dict.fromkeys(k for r in rows for k in r))
-        text_rows = [cols] + [[r.get(c, "") for c in cols] for r in rows]
-        import io
-
-        buf = io.StringIO()
-        csv.writer(buf).writerows(text_rows)
-        atomic_write(self.path, buf.getvalue())
+        if self.columns is None:
+            self.columns = self._read_columns()
+        new = [k for k in row if k not in self.columns]
+        if new or not self.path.is_file():  # widen the header: rewrite once, whole
+            rows = []
+            if self.path.is_file():
+                with open(self.path, newline="", encoding="utf-8") as f:
+                    rows = list(csv.DictReader(f))
+            self.columns = self.columns + new
+            buf = io.StringIO()
+            w = csv.writer(buf)
+            w.writerow(self.columns)
+            w.writerows([[r.get(c, "") for c in self.columns] for r in [*rows, row]])
+            atomic_write(self.path, buf.getvalue())
+            return
+        with open(self.path, "a", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerow([row.get(c, "") for c in self.columns])
 
 
 class CompletionRecorder:
