@@ -222,8 +222,9 @@ def test_predict_cli_end_to_end(tmp_path, capsys):
     for line in ("reasoning:", "answer:", "read as:", "tokens: ", f"wrote {out}"):
         assert line in printed
     assert Image.open(out).size == (300, 200)
-    with pytest.raises(SystemExit, match="no image at"):
-        main(["predict", "--image", str(tmp_path / "none.png"), "--task", "geoloc"])
+    capsys.readouterr()
+    assert main(["predict", "--image", str(tmp_path / "none.png"), "--task", "geoloc"]) == 2
+    assert capsys.readouterr().err.strip().startswith("geor1 predict: --image/--candidates: no image at")
 
 
 def test_describe_geoloc_and_ovd():

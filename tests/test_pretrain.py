@@ -199,7 +199,7 @@ def test_cli_takes_several_overrides_after_one_set(tmp_path, capsys):
     from geor1.cli import main
 
     assert main(["pretrain", "tiny/pretrain_vision", "--set", "stpes=1", "out=x"]) == 2
-    assert "did you mean 'steps'" in capsys.readouterr().out
+    assert "did you mean 'steps'" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------

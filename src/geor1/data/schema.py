@@ -239,6 +239,12 @@ def resolve_image(root: str | os.PathLike, rel: str, *, field_name: str = "image
         raise SchemaError(f"absolute path {rel!r}: image paths are relative to the dataset root", field=field_name)
     if ".." in Path(rel).parts or ".." in rel.replace("\\", "/").split("/"):
         raise SchemaError(f"path {rel!r} escapes the dataset root ('..')", field=field_name)
+    if "\0" in rel:
+        raise SchemaError(f"path {rel!r} holds a NUL character", field=field_name)
+    long = next((p for p in rel.replace("\\", "/").split("/") if len(p.encode("utf-8", "surrogatepass")) > 255), None)
+    if long is not None:
+        raise SchemaError(f"a name in {rel[:60]!r}… is {len(long.encode('utf-8', 'surrogatepass'))} bytes long "
+                          f"(file systems allow 255)", field=field_name)
     root_real = Path(os.path.realpath(root))
     real = Path(os.path.realpath(root_real / rel))
     if real != root_real and root_real not in real.parents:
@@ -294,7 +300,11 @@ def load_dataset(root: str | os.PathLike, *, skip_invalid: bool = False, check_i
                     raise SchemaError(f"duplicate id {sample.id!r}", field="id")
                 for i, rel in enumerate(sample.images):
                     p = resolve_image(root, rel, field_name=f"images[{i}]")
-                    if check_images and not p.is_file():
+                    try:
+                        present = p.is_file()
+                    except OSError as e:  # e.g. a path the file system cannot name
+                        raise SchemaError(f"image {rel[:60]!r}: {e.strerror or e}", field=f"images[{i}]") from None
+                    if check_images and not present:
                         raise SchemaError(f"image {rel!r} not found under {root}", field=f"images[{i}]")
             except SchemaError as e:
                 err = SchemaError(e.problem, file=path, line=lineno, field=e.field)

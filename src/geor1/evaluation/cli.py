@@ -94,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
     from geor1.evaluation.evaluate import evaluate, score_completions
     from geor1.tasks import gres
 
+    for flag, value, least in (("--batch-size", args.batch_size, 1), ("--limit", args.limit, 0),
+                               ("--max-new-tokens", args.max_new_tokens, 1)):
+        if value is not None and value < least:
+            raise ValueError(f"{flag} must be at least {least}, got {value}")
     gres.set_segmenter(args.segmenter)
     if args.completions:
         score_completions(

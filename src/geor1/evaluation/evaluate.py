@@ -413,10 +413,10 @@ def _generator(
 ):
     """``(generate, processor, frame, family)`` for ``backend``; the family's chat template settings
     and the processor make the prompt strings, and the frame is the one the model answers in."""
-    from geor1.models import TINY_NAMES, answer_frame, family_of_model, load, load_processor
+    from geor1.models import answer_frame, family_of_model, load, load_processor, resolve_model
 
     if backend == "vllm":
-        base = str(TINY_NAMES.get(model_name_or_path, model_name_or_path))
+        base = resolve_model(model_name_or_path)
         processor = load_processor(checkpoint or base, min_pixels=min_pixels, max_pixels=max_pixels)
         generate = VLLMGenerator(
             checkpoint or base,
@@ -509,12 +509,13 @@ def evaluate(
 
     from geor1.tasks import gres
 
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be 0 or more, got {limit}")
     ds = load_dataset(data_dir)
     samples = ds.samples[:limit] if limit is not None else ds.samples
     think, max_new_tokens = resolve_usage(model_name_or_path, checkpoint, sorted({s.task for s in samples}),
                                           think, max_new_tokens)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)  # created when the model has loaded: a run that never starts leaves nothing
     settings = {
         "model": str(model_name_or_path),
         "checkpoint": checkpoint,

@@ -166,7 +166,13 @@ def run(args: argparse.Namespace) -> int:
     paths = [args.image, *args.candidates]
     for p in paths:
         if not Path(p).is_file():
-            raise SystemExit(f"geor1 predict: no image at {p}")
+            raise FileNotFoundError(f"--image/--candidates: no image at {p}")
+    if args.task in ("rec", "ovd", "gres") and not args.query.strip():
+        raise ValueError(f"--task {args.task} needs --query (the expression, or the category for ovd)")
+    if args.task == "crossview" and not args.candidates:
+        raise ValueError("--task crossview needs --candidates (the aerial images to choose from)")
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
+        raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
     result = predict(
         args.model,
         args.task,

@@ -28,7 +28,29 @@ if (PRETRAINED_DIR / "config.json").is_file():
     TINY_NAMES["tiny-geosynth"] = PRETRAINED_DIR
 
 __all__ = ["FAMILIES", "ModelFamily", "TINY_NAMES", "Usage", "answer_frame", "config_frame", "family_of", "family_of_config",
-           "family_of_model", "load", "load_processor", "record_usage", "usage_of", "usage_of_config"]
+           "family_of_model", "load", "load_processor", "record_usage", "resolve_model", "usage_of",
+           "usage_of_config"]
+
+
+def resolve_model(name_or_path: str) -> str:
+    """The folder of a built-in name, a local folder, or a hub id (``org/name``), as given; a name
+    that can be none of these fails at once with the nearest built-in name (rather than after the
+    hub's network retries)."""
+    name = str(name_or_path)
+    if name in TINY_NAMES:
+        return str(TINY_NAMES[name])
+    if os.path.isdir(name):
+        return name
+    if os.path.exists(name):
+        raise ValueError(f"model {name!r} is a file, not a model folder")
+    if name.count("/") == 1 and not name.startswith((".", "/")) and all(name.split("/")):
+        return name  # a hub id
+    import difflib
+
+    near = difflib.get_close_matches(name, list(TINY_NAMES), n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    raise ValueError(f"model {name!r} is not a folder, a built-in name ({', '.join(TINY_NAMES)}) or a hub id "
+                     f"(org/name); {hint}")
 
 
 def family_of_model(model) -> ModelFamily:
@@ -61,7 +83,7 @@ def load_processor(name_or_path: str, *, min_pixels: int | None = None, max_pixe
 
     from geor1.models.processor import build_processor, read_chat_template
 
-    path = str(TINY_NAMES.get(name_or_path, name_or_path))
+    path = resolve_model(name_or_path)
     model_type = _model_type(path, **hub_kwargs)
     tokenizer = AutoTokenizer.from_pretrained(path, **hub_kwargs)
     image_processor = Qwen2VLImageProcessorPil.from_pretrained(path, **hub_kwargs)
@@ -85,7 +107,7 @@ def load(name_or_path: str = "tiny", *, checkpoint: str | None = None, dtype: st
     import torch
     import transformers
 
-    base = str(TINY_NAMES.get(name_or_path, name_or_path))
+    base = resolve_model(name_or_path)
     weights = checkpoint or base
     model_type = _model_type(base, **hub_kwargs)
     cls = family_of(model_type).model_class(model_type)
@@ -156,7 +178,7 @@ def usage_of_config(config) -> Usage:
 def usage_of(name_or_path: str, checkpoint: str | None = None) -> Usage:
     """The :class:`Usage` of a model name, folder or hub id (trained weights in ``checkpoint`` win);
     a hub id that cannot be read offline gets the defaults."""
-    path = str(checkpoint or TINY_NAMES.get(name_or_path, name_or_path))
+    path = str(checkpoint) if checkpoint else resolve_model(name_or_path)
     cfg_file = os.path.join(path, "config.json")
     if os.path.isfile(cfg_file):
         with open(cfg_file, encoding="utf-8") as f:

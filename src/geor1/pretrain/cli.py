@@ -26,14 +26,8 @@ def run(args) -> int:
 
     from geor1.pretrain.config import load_config
     from geor1.pretrain.loop import run_phase
-    from geor1.train.recipe import RecipeError
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
-    try:
-        cfg = load_config(args.recipe, [o for group in args.overrides for o in group])
-    except RecipeError as e:
-        print(f"geor1 pretrain: {e}")
-        return 2
+    cfg = load_config(args.recipe, [o for group in args.overrides for o in group])  # errors: one line, by geor1.cli
     result = run_phase(cfg, resume=args.resume, progress=not args.no_progress)
     where = f"{cfg.out}/final"
     if cfg.phase == "vision":

@@ -25,7 +25,9 @@ Unknown keys anywhere are errors naming the key and the section. Overrides are
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,13 +137,18 @@ def _build(cls, values: Any, where: str, source: str):
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise RecipeError(f"{source}: unknown key '{where}.{unknown[0]}' (known: {', '.join(sorted(known))})")
+        raise RecipeError(f"{source}: unknown key '{where}.{unknown[0]}'{_suggest(unknown[0], known)}")
     kwargs = {}
     for name, value in values.items():
         if cls is ModelArgs and name == "lora" and value is not None:
             value = _build(LoraArgs, value, f"{where}.lora", source)
         kwargs[name] = value
     return cls(**kwargs)
+
+
+def _suggest(key: str, known) -> str:
+    near = difflib.get_close_matches(str(key), sorted(known), n=1)
+    return f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(sorted(known))})"
 
 
 def recipe_from_dict(d: dict, source: str = "<recipe>") -> Recipe:
@@ -151,7 +158,7 @@ def recipe_from_dict(d: dict, source: str = "<recipe>") -> Recipe:
     top = {"method", "model", "data", "rewards", "trainer"}
     unknown = sorted(set(d) - top)
     if unknown:
-        raise RecipeError(f"{source}: unknown key '{unknown[0]}' (known: {', '.join(sorted(top))})")
+        raise RecipeError(f"{source}: unknown key '{unknown[0]}'{_suggest(unknown[0], top)}")
     method = d.get("method", "grpo")
     if method not in METHODS:
         raise RecipeError(f"{source}: 'method' must be one of {', '.join(METHODS)}, got {method!r}")
@@ -163,7 +170,9 @@ def recipe_from_dict(d: dict, source: str = "<recipe>") -> Recipe:
     bad = sorted(set(trainer) - allowed)
     if bad:
         cls = "GRPOConfig" if method == "grpo" else "SFTConfig"
-        raise RecipeError(f"{source}: unknown key 'trainer.{bad[0]}' (not a field of TRL's {cls})")
+        near = difflib.get_close_matches(bad[0], sorted(allowed), n=1)
+        hint = f"; did you mean 'trainer.{near[0]}'?" if near else ""
+        raise RecipeError(f"{source}: unknown key 'trainer.{bad[0]}' (not a field of TRL's {cls}){hint}")
     recipe = Recipe(method=method, model=_build(ModelArgs, d.get("model"), "model", source),
                     data=_build(DataArgs, d.get("data"), "data", source),
                     rewards={k: float(v) for k, v in rewards.items()}, trainer=trainer, source=source)
@@ -207,7 +216,13 @@ def load_recipe(path: str | Path | None, overrides: list[str] = ()) -> Recipe:
             d = _yaml(Path(path).read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as e:
             raise RecipeError(f"{source}: not valid YAML: {e}") from None
-    return recipe_from_dict(apply_overrides(d, list(overrides)), source)
+    if path is not None:
+        recipe_from_dict(apply_overrides(copy.deepcopy(d), [o for o in overrides if o.startswith("method=")]),
+                         source)  # the file's own mistakes are the file's
+    user = [o for o in overrides if not o.startswith("method=")]
+    recipe = recipe_from_dict(apply_overrides(d, list(overrides)), "--set" if user else source)
+    recipe.source = source
+    return recipe
 
 
 def dump_recipe(recipe: Recipe, path: str | Path) -> None:

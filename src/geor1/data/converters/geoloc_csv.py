@@ -25,6 +25,7 @@ across file systems), ``gps = [[lat, lon]]``, ``meta = {"author": AUTHOR}``.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 from pathlib import Path
@@ -62,8 +63,17 @@ def _header(path: Path) -> list[str]:
 
 
 def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return [(n, row) for n, row in enumerate(csv.reader(f), 1) if n > 1 and any(c.strip() for c in row)]
+    """The records (line number, cells). UTF-8 (a BOM allowed); a copy saved as Latin-1 (older
+    Windows tools) is read as Latin-1 with a warning naming the first line that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        log.warning("%s:%d: not UTF-8 (byte 0x%02x); reading the file as Latin-1", path, line, data[e.start])
+        text = data.decode("latin-1")
+    return [(n, row) for n, row in enumerate(csv.reader(io.StringIO(text, newline="")), 1)
+            if n > 1 and any(c.strip() for c in row)]
 
 
 def _coordinate_order(path: Path, header: list[str], rows: list, coords: str) -> tuple[int, int]:
