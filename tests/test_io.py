@@ -74,3 +74,25 @@ def test_metrics_log_is_linear(tmp_path):
         builtins.open = saved
     assert len(writes) == 999 and len(list(csv.DictReader(open(path)))) == 1000
     assert os.path.getsize(path) < 40_000
+
+
+def test_training_bar_shows_a_few_numbers_and_prints_no_dicts(capsys):
+    from transformers import TrainingArguments
+    from transformers.trainer_callback import TrainerControl, TrainerState
+
+    from geor1.train.logs import CompactProgress
+
+    bar = CompactProgress()
+    state = TrainerState(max_steps=4, is_world_process_zero=True)
+    args = TrainingArguments(output_dir="/tmp/unused", report_to=[])
+    bar.on_train_begin(args, state, TrainerControl())
+    for step in (1, 2):
+        state.global_step = step
+        bar.on_step_end(args, state, TrainerControl())
+    logs = {"reward": 0.5, "loss": 0.01, "kl": 0.002, "completions/mean_length": 31.0, "grad_norm": 1.0,
+            **{f"rewards/r{i}/mean": 0.1 for i in range(25)}}
+    bar.on_log(args, state, TrainerControl(), logs=logs)
+    postfix = bar.training_bar.postfix
+    bar.on_train_end(args, state, TrainerControl())
+    assert "reward=0.5" in postfix and "len=31" in postfix and "kl=0.002" in postfix and "s/step=" in postfix
+    assert "rewards/r3/mean" not in capsys.readouterr().out + capsys.readouterr().err

@@ -14,9 +14,11 @@ import csv
 import io
 import os
 import re
+import time
 from pathlib import Path
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
 
 from geor1.io import atomic_write
 from geor1.tasks.common import completion_text
@@ -83,6 +85,32 @@ class CsvMetricsLogger(TrainerCallback):
             return
         with open(self.path, "a", newline="", encoding="utf-8") as f:
             csv.writer(f).writerow([row.get(c, "") for c in self.columns])
+
+
+# The few numbers a person watches during training (TRL's log keys), shown on the progress bar.
+BAR_KEYS = (("reward", "reward"), ("loss", "loss"), ("kl", "kl"), ("completions/mean_length", "len"),
+            ("frac_reward_zero_std", "flat"))
+
+
+class CompactProgress(ProgressCallback):
+    """transformers' progress bar, without printing every log dict (30 keys every few steps): the
+    bar shows reward, loss, KL, completion length, the share of groups with equal rewards and
+    seconds per step; the full dicts go to metrics.csv (CsvMetricsLogger)."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.is_world_process_zero and self.training_bar is not None and not hasattr(self, "_t0"):
+            self._t0, self._step0 = time.time(), state.global_step
+        super().on_step_end(args, state, control, **kwargs)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or self.training_bar is None or not logs:
+            return
+        shown = self.__dict__.setdefault("_shown", {})  # the last value of each, across logs
+        shown.update({label: logs[key] for key, label in BAR_KEYS if isinstance(logs.get(key), (int, float))})
+        steps = state.global_step - getattr(self, "_step0", state.global_step)
+        if steps > 0:
+            shown["s/step"] = (time.time() - self._t0) / steps
+        self.training_bar.set_postfix({k: f"{v:.3g}" for k, v in shown.items()}, refresh=True)
 
 
 class CompletionRecorder:

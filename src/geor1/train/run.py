@@ -9,7 +9,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from geor1.train.logs import CheckpointMarker, CompletionRecorder, CsvMetricsLogger, last_complete_checkpoint
+from geor1.train.logs import (
+    CheckpointMarker,
+    CompactProgress,
+    CompletionRecorder,
+    CsvMetricsLogger,
+    last_complete_checkpoint,
+)
 from geor1.train.recipe import Recipe, dump_recipe
 
 log = logging.getLogger("geor1.train")
@@ -97,6 +103,8 @@ def _record_usage(config, recipe: Recipe, train_ds, args) -> None:
 def train(recipe: Recipe, *, resume: bool = True):
     """Train ``recipe``; resumes from the last complete checkpoint in its output_dir when ``resume``.
     Returns the TRL trainer (its ``state`` holds the step count and log history)."""
+    from transformers.trainer_callback import ProgressCallback
+
     from geor1.models import usage_of
     from geor1.train.data import grpo_dataset, load_samples, sft_dataset, sft_dataset_from_messages
 
@@ -143,6 +151,8 @@ def train(recipe: Recipe, *, resume: bool = True):
         train_ds = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
         trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, processing_class=processor,
                              peft_config=_peft_config(recipe))
+    if trainer.pop_callback(ProgressCallback) is not None:  # the compact bar instead of printed log dicts
+        trainer.add_callback(CompactProgress())
     trainer.add_callback(CheckpointMarker())
     trainer.add_callback(CsvMetricsLogger(out / "metrics.csv"))
     if trainer.is_world_process_zero():
