@@ -304,7 +304,10 @@ def write_task(
     jobs = ((task, out, seed, size, style, cats, split, max_objects, options, i) for i in range(n))
 
     def logged(samples: Iterator[Sample]) -> Iterator[Sample]:
-        for i, sample in enumerate(samples, 1):
+        from tqdm.auto import tqdm
+
+        # a bar on a terminal (disable=None), a log line every 500 samples elsewhere
+        for i, sample in enumerate(tqdm(samples, total=n, desc=f"synth {task}", unit="sample", disable=None), 1):
             if i % 500 == 0:
                 log.info("%s: %d/%d samples", task, i, n)
             yield sample

@@ -308,6 +308,13 @@ def _save(out: Path, sample: Sample, images: list[Image.Image]) -> None:
         img.save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
 
 
+def _bar(n: int, desc: str):
+    """range(n) with a progress bar on a terminal (silent in logs and tests): panoramas render at a few a second."""
+    from tqdm.auto import tqdm
+
+    return tqdm(range(n), desc=desc, unit="sample", disable=None)
+
+
 def _check_n(n) -> None:
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
@@ -330,7 +337,7 @@ def write_crossview(
     _check_crossview_args(size, style, k, hard_fraction, hard_radius_km, easy_min_km)
     out = Path(out_dir)
     samples = []
-    for i in range(n):
+    for i in _bar(n, "synth crossview"):
         sample, images = make_crossview_sample(
             sample_rng(seed, "crossview", i),
             size=size,
@@ -411,7 +418,7 @@ def write_geoloc(out_dir, n: int, seed: int, size: int = 256, style: str = "A", 
     _check_common(size, style)
     out = Path(out_dir)
     samples = []
-    for i in range(n):
+    for i in _bar(n, "synth geoloc"):
         sample, images = make_geoloc_sample(
             sample_rng(seed, "geoloc", i), size=size, style=style, view=view, sample_id=f"geoloc-{i:06d}"
         )
