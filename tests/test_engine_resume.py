@@ -175,3 +175,94 @@ def test_duplicates_are_dropped_also_across_a_resume(tmp_path):
     ids = [json.loads(line)["id"] for line in (tmp_path / "out" / MESSAGES_FILE).read_text().splitlines()]
     assert ids == ["s0#0", "s1#0", "s2#0"]
     assert (summary["total"]["accepted"], summary["total"]["duplicates"]) == (3, 1)
+
+
+class OutageTeacher:
+    """Answers every sample right, except while ``down`` (the server is out): then every call errors."""
+
+    name, batch_size, frame = "outage", 2, None
+
+    def __init__(self):
+        self.down, self.calls = set(), []
+
+    def generate(self, requests):
+        from geor1.engine.teachers import Reply
+
+        out = []
+        for r in requests:
+            self.calls.append(r.sample.id)
+            i = int(r.sample.id[1:])
+            out.append(Reply(error="503 Service Unavailable") if r.sample.id in self.down
+                       else Reply(text=good("ABCD"[i % 4])))
+        return out
+
+
+def test_samples_that_failed_in_an_outage_are_asked_again_on_a_rerun(tmp_path):
+    data, out = tmp_path / "data", tmp_path / "out"
+    make_crossview_dataset(data, 6)
+    frame = get_frame("qwen2.5-vl")
+    teacher = OutageTeacher()
+    teacher.down = {"s1", "s4"}
+    first = run_engine(teacher, data, out, frame, EngineConfig(tries=2, progress=False, concurrency=1))
+    assert (first["total"]["accepted"], first["total"]["failed"]) == (4, 2)
+    teacher.down, teacher.calls = set(), []
+    again = run_engine(teacher, data, out, frame, EngineConfig(tries=2, progress=False, concurrency=1))
+    assert sorted(teacher.calls) == ["s1", "s4"]  # only the failed ones, once each (answered at once)
+    assert again["this_run"]["retried_failed"] == 2 and again["this_run"]["retried_accepted"] == 2
+    assert (again["total"]["samples"], again["total"]["accepted"], again["total"]["failed"]) == (6, 6, 0)
+    ids = sorted(json.loads(line)["sample_id"] for line in (out / MESSAGES_FILE).read_text().splitlines())
+    assert ids == ["s0", "s1", "s2", "s3", "s4", "s5"]
+    assert (out / FAILURES_FILE).read_text() == ""
+    # a third run has nothing to retry and changes nothing
+    before = read_outputs(out)
+    third = run_engine(teacher, data, out, frame, EngineConfig(tries=2, progress=False, concurrency=1))
+    assert third["this_run"]["retried_failed"] == 0 and read_outputs(out) == before
+
+
+def test_no_retry_flag_and_rejected_answers_stay(tmp_path):
+    data, out = tmp_path / "data", tmp_path / "out"
+    make_crossview_dataset(data, 3)
+    frame = get_frame("qwen2.5-vl")
+    teacher = OutageTeacher()
+    teacher.down = {"s0"}
+    run_engine(teacher, data, out, frame, EngineConfig(tries=1, progress=False, concurrency=1))
+    teacher.down, teacher.calls = set(), []
+    summary = run_engine(teacher, data, out, frame, EngineConfig(tries=1, progress=False, retry_failed=False))
+    assert teacher.calls == [] and summary["total"]["failed"] == 1
+
+
+@pytest.mark.parametrize("kill_at", ["before the checkpoint", "after the checkpoint"])
+def test_a_kill_during_the_retry_commit_loses_and_doubles_nothing(tmp_path, monkeypatch, kill_at):
+    import geor1.engine.run as engine_run
+
+    data, out = tmp_path / "data", tmp_path / "out"
+    make_crossview_dataset(data, 4)
+    frame = get_frame("qwen2.5-vl")
+    teacher = OutageTeacher()
+    teacher.down = {"s2"}
+    run_engine(teacher, data, out, frame, EngineConfig(tries=1, progress=False, concurrency=1))
+    teacher.down = set()
+    real_replace, real_write = os.replace, engine_run.write_json_atomic
+
+    def dying_replace(src, dst):
+        if str(src).endswith(".retry"):
+            raise KeyboardInterrupt("killed")  # after the checkpoint recorded the swap
+        return real_replace(src, dst)
+
+    def dying_write(path, obj):
+        if obj.get("swap"):
+            raise KeyboardInterrupt("killed")  # before the checkpoint recorded it
+        return real_write(path, obj)
+
+    if kill_at == "after the checkpoint":
+        monkeypatch.setattr(engine_run.os, "replace", dying_replace)
+    else:
+        monkeypatch.setattr(engine_run, "write_json_atomic", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        run_engine(teacher, data, out, frame, EngineConfig(tries=1, progress=False, concurrency=1))
+    monkeypatch.undo()
+    summary = run_engine(teacher, data, out, frame, EngineConfig(tries=1, progress=False, concurrency=1))
+    assert (summary["total"]["samples"], summary["total"]["accepted"], summary["total"]["failed"]) == (4, 4, 0)
+    ids = [json.loads(line)["sample_id"] for line in (out / MESSAGES_FILE).read_text().splitlines()]
+    assert sorted(ids) == ["s0", "s1", "s2", "s3"]  # s2 once
+    assert (out / FAILURES_FILE).read_text() == "" and not (out / "failures.jsonl.retry").exists()

@@ -54,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="base of every request's seed (default %(default)s)")
     p.add_argument("--commit-every", type=int, default=32, help="samples per checkpoint (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-retry-failed", action="store_true",
+                   help="do not ask again for samples that got no answer in an earlier run (e.g. during an outage)")
 
 
 def parse_thresholds(items: list[str]) -> dict[str, float]:
@@ -125,7 +127,7 @@ def run(args) -> int:
     config = EngineConfig(tries=tries, thresholds=thresholds, seed=args.seed,
                           concurrency=args.concurrency or (8 if args.teacher == "openai" else 1),
                           max_samples=args.max_samples, commit_every=args.commit_every,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, retry_failed=not args.no_retry_failed)
     try:
         summary = run_engine(teacher, args.data, args.out, frame, config)
     except (EngineError, SchemaError) as e:

@@ -43,7 +43,7 @@ from pathlib import Path
 from geor1.coords import Frame, frame_to_dict
 from geor1.data.schema import Dataset, Sample, load_dataset
 from geor1.engine.teachers import Reply, Request, Teacher
-from geor1.io import atomic_write_json
+from geor1.io import atomic_write, atomic_write_json
 from geor1.tasks import get_task
 from geor1.tasks.common import has_format, think_text
 
@@ -57,6 +57,7 @@ SHAREGPT_FILE = "sft_sharegpt.jsonl"
 FAILURES_FILE = "failures.jsonl"
 OUTPUT_FILES = (MESSAGES_FILE, SHAREGPT_FILE, FAILURES_FILE)
 CHECKPOINT_FILE = "checkpoint.json"
+RETRY_FILE = FAILURES_FILE + ".retry"  # a retry pass's new failures file, moved in place once committed
 SUMMARY_FILE = "summary.json"
 DATASET_INFO_FILE = "dataset_info.json"
 CHECKPOINT_VERSION = 1
@@ -226,6 +227,7 @@ class EngineConfig:
     commit_every: int = 32                           # samples per commit (also after commit_seconds)
     commit_seconds: float = 2.0
     progress: bool = True                            # a tqdm bar on stderr
+    retry_failed: bool = True                        # ask again for samples that got no answer last time
 
 
 @dataclass
@@ -293,6 +295,15 @@ class Engine:
             raise EngineError(f"{ckpt_path}: not valid JSON ({e.msg} at line {e.lineno})") from None
         if ckpt.get("version") != CHECKPOINT_VERSION:
             raise EngineError(f"{ckpt_path}: checkpoint version {ckpt.get('version')!r}, expected {CHECKPOINT_VERSION}")
+        swap = out / RETRY_FILE
+        if ckpt.get("swap"):  # killed between committing a retry pass and moving its failures file in place
+            if swap.exists():
+                os.replace(swap, out / FAILURES_FILE)
+                _fsync_dir(out)
+            ckpt.pop("swap")
+            write_json_atomic(ckpt_path, ckpt)
+        elif swap.exists():  # killed before that commit: the retry pass never happened
+            swap.unlink()
         changed = [k for k in self.settings if ckpt["settings"].get(k) != self.settings[k]]
         if changed:
             k = changed[0]
@@ -363,6 +374,12 @@ class Engine:
     # -- commit -------------------------------------------------------------------------------
 
     def _commit(self, ckpt: dict, jobs: list[_Job], next_index: int, keys: set[str]) -> None:
+        self._append(ckpt, self._outcome_lines(ckpt, jobs, keys))
+        ckpt["next_index"] = next_index
+        write_json_atomic(self.out_dir / CHECKPOINT_FILE, ckpt)
+
+    def _outcome_lines(self, ckpt: dict, jobs: list[_Job], keys: set[str]) -> dict[str, list[str]]:
+        """Count each finished job in ``ckpt`` and return the lines it adds to each output file."""
         lines = {name: [] for name in OUTPUT_FILES}
         counts = ckpt["counts"]
         for job in jobs:
@@ -391,6 +408,10 @@ class Engine:
                 lines[FAILURES_FILE].append(json.dumps(
                     {"id": job.sample.id, "task": job.sample.task, "status": status, "reason": reason,
                      "tries": job.attempts}, ensure_ascii=False))
+        return lines
+
+    def _append(self, ckpt: dict, lines: dict[str, list[str]]) -> None:
+        """Append (and fsync) lines to the output files, recording their new sizes in ``ckpt``."""
         for name, rows in lines.items():
             if rows:
                 data = ("\n".join(rows) + "\n").encode("utf-8")
@@ -399,8 +420,76 @@ class Engine:
                     f.flush()
                     os.fsync(f.fileno())
                 ckpt["files"][name] += len(data)
-        ckpt["next_index"] = next_index
+
+    # -- asking the teacher ---------------------------------------------------------------------
+
+    def _submit(self, pool, pending: deque, inflight: dict) -> None:
+        while pending and len(inflight) < self.config.concurrency:
+            taken = [pending.popleft() for _ in range(min(max(1, self.teacher.batch_size), len(pending)))]
+            requests = [self._request(job, t) for job, t in taken]
+            inflight[pool.submit(self.teacher.generate, requests)] = (taken, requests)
+
+    def _harvest(self, finished, inflight: dict, pending: deque) -> list[_Job]:
+        """Judge the replies of finished calls; unfinished jobs go back (first) for their next try.
+        Returns the jobs that are done."""
+        done = []
+        for future in finished:
+            taken, requests = inflight.pop(future)
+            replies = future.result()
+            if len(replies) != len(requests):
+                raise RuntimeError(f"teacher {self.teacher.name} gave {len(replies)} replies "
+                                   f"for {len(requests)} requests")
+            for (job, t), request, reply in zip(taken, requests, replies):
+                self._judge(job, request, reply)
+                if job.done:
+                    done.append(job)
+                else:
+                    pending.appendleft((job, t + 1))  # retries first: they hold up the commit
+        return done
+
+    # -- failed samples, asked again ------------------------------------------------------------
+
+    def _retry_failed(self, ckpt: dict, keys: set[str]) -> tuple[int, int]:
+        """Ask again for committed samples that got no answer (``failed``: the teacher errored, e.g.
+        a server outage; ``rejected`` answers are not retried). Committed without a window for loss:
+        new records are appended, the new failures file is written beside the old one, the
+        checkpoint records the swap, then the file is moved in place (``_open`` finishes a swap a
+        kill interrupted). Returns (retried, accepted)."""
+        path = self.out_dir / FAILURES_FILE
+        lines = path.read_bytes().decode("utf-8").splitlines() if path.exists() else []
+        records = [json.loads(line) for line in lines]
+        index = {s.id: i for i, s in enumerate(self.dataset)}
+        retry = {r["id"]: r for r in records if r.get("status") == "failed" and r["id"] in index
+                 and index[r["id"]] < ckpt["next_index"]}
+        if not retry:
+            return 0, 0
+        log.info("asking again for %d samples that got no answer last time", len(retry))
+        jobs = [self._job(index[i]) for i in retry]
+        pending, inflight, finished_jobs = deque((job, 0) for job in jobs), {}, []
+        with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="teacher") as pool:
+            while pending or inflight:
+                self._submit(pool, pending, inflight)
+                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                finished_jobs += self._harvest(finished, inflight, pending)
+        for r in retry.values():  # the old outcome leaves the counts; _outcome_lines adds the new one
+            c = ckpt["counts"][r["task"]]
+            c["samples"] -= 1
+            c["failed"] -= 1
+            c["tries"] -= len(r.get("tries", []))
+        new = self._outcome_lines(ckpt, sorted(finished_jobs, key=lambda j: j.index), keys)
+        kept = [line for line, r in zip(lines, records) if r["id"] not in retry]
+        failures = "".join(line + "\n" for line in kept + new.pop(FAILURES_FILE))
+        self._append(ckpt, new)
+        atomic_write(self.out_dir / RETRY_FILE, failures)
+        ckpt["files"][FAILURES_FILE] = len(failures.encode("utf-8"))
+        ckpt["swap"] = RETRY_FILE
+        ckpt["retried"] = ckpt.get("retried", 0) + len(retry)
         write_json_atomic(self.out_dir / CHECKPOINT_FILE, ckpt)
+        os.replace(self.out_dir / RETRY_FILE, path)
+        _fsync_dir(self.out_dir)
+        ckpt.pop("swap")
+        write_json_atomic(self.out_dir / CHECKPOINT_FILE, ckpt)
+        return len(retry), sum(j.accepted is not None for j in finished_jobs)
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -410,6 +499,7 @@ class Engine:
         ckpt = self._open()
         write_json_atomic(self.out_dir / DATASET_INFO_FILE, dataset_info(self.out_dir))
         keys = self._load_dedup_keys()
+        self.retried = self._retry_failed(ckpt, keys) if cfg.retry_failed else (0, 0)
         end = len(self.dataset) if cfg.max_samples is None else min(cfg.max_samples, len(self.dataset))
         start = ckpt["next_index"]
         started = time.monotonic()
@@ -437,29 +527,15 @@ class Engine:
                     jobs[next_start] = self._job(next_start)
                     pending.append((jobs[next_start], 0))
                     next_start += 1
-                while pending and len(inflight) < cfg.concurrency:
-                    taken = [pending.popleft() for _ in range(min(batch, len(pending)))]
-                    requests = [self._request(job, t) for job, t in taken]
-                    inflight[pool.submit(self.teacher.generate, requests)] = (taken, requests)
+                self._submit(pool, pending, inflight)
                 finished, _ = wait(inflight, timeout=cfg.commit_seconds, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    taken, requests = inflight.pop(future)
-                    replies = future.result()
-                    if len(replies) != len(requests):
-                        raise RuntimeError(f"teacher {self.teacher.name} gave {len(replies)} replies "
-                                           f"for {len(requests)} requests")
-                    for (job, t), request, reply in zip(taken, requests, replies):
-                        self._judge(job, request, reply)
-                        if not job.done:
-                            pending.appendleft((job, t + 1))  # retries first: they hold up the commit
-                        else:
-                            status = self._status(job)
-                            done_now[status] += 1
-                            if bar is not None:
-                                bar.update(1)
-                                live = committed + done_now
-                                bar.set_postfix(accepted=live["accepted"], rejected=live["rejected"],
-                                                failed=live["failed"], refresh=False)
+                for job in self._harvest(finished, inflight, pending):
+                    done_now[self._status(job)] += 1
+                    if bar is not None:
+                        bar.update(1)
+                        live = committed + done_now
+                        bar.set_postfix(accepted=live["accepted"], rejected=live["rejected"],
+                                        failed=live["failed"], refresh=False)
                 while next_commit in jobs and jobs[next_commit].done:
                     ready.append(jobs.pop(next_commit))
                     next_commit += 1
@@ -498,6 +574,8 @@ class Engine:
                 "done": ckpt["next_index"], "of": len(self.dataset), "stopped_at": end,
                 "tasks": {t: describe(c) for t, c in sorted(ckpt["counts"].items())}, "total": describe(total),
                 "this_run": {"samples": processed_now, "seconds": round(elapsed, 3),
+                             "retried_failed": getattr(self, "retried", (0, 0))[0],
+                             "retried_accepted": getattr(self, "retried", (0, 0))[1],
                              "samples_per_s": round(processed_now / elapsed, 3) if elapsed > 0 else 0.0}}
 
 
@@ -512,6 +590,9 @@ def format_summary(summary: dict) -> str:
     run = summary["this_run"]
     rows.append(f"{summary['done']}/{summary['of']} samples done; this run {run['samples']} in "
                 f"{run['seconds']:.1f} s ({run['samples_per_s']:.2f}/s)")
+    if run.get("retried_failed"):
+        rows.append(f"asked again for {run['retried_failed']} samples that got no answer before: "
+                    f"{run['retried_accepted']} accepted")
     return "\n".join(rows)
 
 
