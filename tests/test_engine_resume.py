@@ -219,14 +219,21 @@ def test_samples_that_failed_in_an_outage_are_asked_again_on_a_rerun(tmp_path):
     assert third["this_run"]["retried_failed"] == 0 and read_outputs(out) == before
 
 
-def test_no_retry_flag_and_rejected_answers_stay(tmp_path):
+def _after_an_outage(tmp_path, n: int, down: set[str]):
+    """A finished one-try run over ``n`` samples during which ``down`` got no answer; the server is
+    back up. Returns (data, out, frame, teacher)."""
     data, out = tmp_path / "data", tmp_path / "out"
-    make_crossview_dataset(data, 3)
+    make_crossview_dataset(data, n)
     frame = get_frame("qwen2.5-vl")
     teacher = OutageTeacher()
-    teacher.down = {"s0"}
+    teacher.down = set(down)
     run_engine(teacher, data, out, frame, EngineConfig(tries=1, progress=False, concurrency=1))
     teacher.down, teacher.calls = set(), []
+    return data, out, frame, teacher
+
+
+def test_no_retry_flag_and_rejected_answers_stay(tmp_path):
+    data, out, frame, teacher = _after_an_outage(tmp_path, 3, {"s0"})
     summary = run_engine(teacher, data, out, frame, EngineConfig(tries=1, progress=False, retry_failed=False))
     assert teacher.calls == [] and summary["total"]["failed"] == 1
 
@@ -235,13 +242,7 @@ def test_no_retry_flag_and_rejected_answers_stay(tmp_path):
 def test_a_kill_during_the_retry_commit_loses_and_doubles_nothing(tmp_path, monkeypatch, kill_at):
     import geor1.engine.run as engine_run
 
-    data, out = tmp_path / "data", tmp_path / "out"
-    make_crossview_dataset(data, 4)
-    frame = get_frame("qwen2.5-vl")
-    teacher = OutageTeacher()
-    teacher.down = {"s2"}
-    run_engine(teacher, data, out, frame, EngineConfig(tries=1, progress=False, concurrency=1))
-    teacher.down = set()
+    data, out, frame, teacher = _after_an_outage(tmp_path, 4, {"s2"})
     real_replace, real_write = os.replace, engine_run.write_json_atomic
 
     def dying_replace(src, dst):
