@@ -223,9 +223,8 @@ def test_report_content(run_dir):
     assert len(sources) == 6 * 3 and all(s.startswith("data:image/jpeg;base64,") for s in sources)
     # Headline table: the summary's numbers.
     rec = json.loads((run_dir / "eval" / "rec" / "summary.json").read_text())["tasks"]["rec"]["metrics"]
-    assert f"{rec['acc_at_05']:.4f}" in page and rec["acc_at_05"] == pytest.approx(
-        2 / 5
-    )  # gold, wrong, ?, gold, wrong
+    assert "<th>rec Acc@0.5</th>" in page and "<td>40.0%</td>" in page  # human names, percentages
+    assert rec["acc_at_05"] == pytest.approx(2 / 5)  # gold, wrong, ?, gold, wrong
     assert "summary.json is missing" in page  # the interrupted folder, tables from predictions.jsonl
     # Gallery: the worst 3 cards of each evaluation, failures first across all of them.
     cards = re.findall(
@@ -530,3 +529,41 @@ def test_broken_or_moved_evaluations_become_notes(run_dir, tmp_path):
     )
     cards = re.findall(r'<div class="card[^"]*" data-eval="([^"]+)"', page)
     assert cards == ["moved"] * 5 and "<img " not in page  # the moved dataset's cards, without images
+
+
+def test_before_and_after_with_a_paired_interval_and_only_the_rewards_used(tmp_path):
+    """Two evaluations of one dataset (the demo's shape): listed in the order they ran, compared with a
+    paired bootstrap interval; an answer-only run shows no format reward; each card names its evaluation."""
+    import os
+    import time
+
+    from geor1.evaluation.evaluate import score_completions
+    from geor1.report.compare import human, shown
+    from geor1.synth import write_task
+    from geor1.tasks.rec import target_answer
+
+    data = tmp_path / "data"
+    write_task("rec", data, 30, seed=5, size=224)
+    from geor1.data import load_dataset
+
+    samples = load_dataset(data).samples
+    wrong = {s.id: '{"bbox_2d": [0, 0, 1, 1], "label": "x"}' for s in samples}
+    right = {s.id: (target_answer(s, "pixels") if i < 20 else wrong[s.id]) for i, s in enumerate(samples)}
+    run = tmp_path / "run"
+    score_completions(data, right, run / "a_after", frame="pixels", model="m", think=False)
+    time.sleep(0.05)
+    score_completions(data, wrong, run / "b_before", frame="pixels", model="m", think=False)
+    later = time.time() + 10  # the "before" run started first: give "after" the later time
+    for name in ("config.json", "predictions.jsonl", "summary.json"):
+        os.utime(run / "a_after" / name, (later, later))
+    page = render_report(run)
+    assert page.index("Evaluation: b_before") < page.index("Evaluation: a_after")
+    section = page[page.index('id="compare"'):page.index("</section>", page.index('id="compare"'))]
+    assert "a_after against b_before" in section
+    row = re.search(r"<td>rec Acc@0.5</td><td>0.0%</td><td>66.7%</td><td>\+66.7 points \[\+([\d.]+), \+([\d.]+)\]</td>",
+                    section)
+    assert row and 40 < float(row.group(1)) < 66.7 < float(row.group(2)) <= 100
+    assert ">format<" not in page  # asked without the think template: no format reward shown
+    assert 'class="eval-name">b_before<' in page and 'class="eval-name">a_after<' in page
+    assert human("acc_at_05_non_unique") == "Acc@0.5 (non-unique)" and shown("mean_geoscore", 1234.4) == "1,234 / 5000"
+    assert shown("median_km", 12.345) == "12.3" and shown("acc_25km", 0.5) == "50.0%"

@@ -48,6 +48,7 @@ from geor1.evaluation.draw import (
 )
 from geor1.evaluation.evaluate import CONFIG, PREDICTIONS, SUMMARY_JSON, read_predictions, summarize
 from geor1.io import atomic_write
+from geor1.report.compare import deltas, human, shown, shown_delta
 from geor1.report.plots import read_metrics, training_charts
 from geor1.tasks.common import answer_text, think_text
 
@@ -240,10 +241,50 @@ def headline_table(evals: list[EvalRun]) -> str:
         rows.append(
             (
                 esc(e.name),
-                *[_fmt(m, got.get(t, {}).get("metrics", {}).get(m)) if t in got else "" for t, m in cols],
+                *[esc(shown(m, got.get(t, {}).get("metrics", {}).get(m))) if t in got else "" for t, m in cols],
             )
         )
-    return _table(rows, ("evaluation", *[f"{t} {m}" for t, m in cols]))
+    return _table(rows, ("evaluation", *[f"{t} {human(m)}" for t, m in cols]))
+
+
+def used_rewards(rewards: dict, settings: dict | None) -> dict:
+    """The rewards that mean something for this run: the format reward only when the model was asked
+    for the think template (an answer-only run would show a format of 0 that reads as a failure)."""
+    if settings and settings.get("think") is False:
+        return {k: v for k, v in rewards.items() if k != "format"}
+    return dict(rewards)
+
+
+def started(e: EvalRun) -> float:
+    """When an evaluation began (its config.json or first predictions), to list runs in order."""
+    for name in (CONFIG, PREDICTIONS, SUMMARY_JSON):
+        if (e.path / name).is_file():
+            return (e.path / name).stat().st_mtime
+    return 0.0
+
+
+def comparison_section(evals: list[EvalRun]) -> str:
+    """Evaluations of the same dataset side by side: each later one minus the earliest, with a
+    paired bootstrap 95 % interval (the demo's base model against its fine-tuned model)."""
+    groups: dict[str, list[EvalRun]] = {}
+    for e in evals:
+        data = ((e.summary or {}).get("settings") or e.config or {}).get("data")
+        if data:
+            groups.setdefault(data, []).append(e)
+    tables = []
+    for runs in groups.values():
+        for later in runs[1:]:
+            rows = deltas(runs[0], later, HEADLINE)
+            if rows:
+                tables.append(f"<h3>{esc(later.name)} against {esc(runs[0].name)}</h3>" + _table(
+                    [(esc(f"{r['task']} {human(r['metric'])}"), esc(shown(r["metric"], r["before"])),
+                      esc(shown(r["metric"], r["after"])), esc(shown_delta(r["metric"], r))) for r in rows],
+                    ("metric", esc(runs[0].name), esc(later.name), "difference [95% interval]")))
+    if not tables:
+        return ""
+    return ('<section id="compare"><h2>Before and after</h2><p class="meta">The same test samples; intervals '
+            "from a paired bootstrap over them (2,000 resamples), for metrics that are means over samples.</p>"
+            + "".join(tables) + "</section>")
 
 
 def eval_section(e: EvalRun, anchor: str) -> str:
@@ -267,8 +308,9 @@ def eval_section(e: EvalRun, anchor: str) -> str:
     tasks = (e.summary or {}).get("tasks", {})
     parts.append('<div class="tables">')
     for task, t in tasks.items():
-        metrics = _table([(esc(k), _fmt(k, v)) for k, v in t["metrics"].items()], ("metric", "value"))
-        rewards = _table([(esc(k), _fmt(k, v)) for k, v in t["rewards"].items()], ("reward", "mean"))
+        metrics = _table([(esc(human(k)), esc(shown(k, v)) if not k.startswith("n") else _fmt(k, v))
+                          for k, v in t["metrics"].items()], ("metric", "value"))
+        rewards = _table([(esc(k), _fmt(k, v)) for k, v in used_rewards(t["rewards"], s).items()], ("reward", "mean"))
         reasons = (
             _table([(esc(r["reason"]), r["count"]) for r in t.get("reasons", [])], ("parse failure", "count"))
             if t.get("reasons")
@@ -354,7 +396,9 @@ def _card(e: EvalRun, r: dict, thumb: int, frame) -> str:
             img_html = f'<img alt="{esc(r["id"])}" src="{_data_uri(picture)}">'
         except (OSError, SchemaError, ValueError) as err:  # a moved or broken image: say so, keep the card
             img_html = f'<p class="note">image unavailable: {esc(str(err))}</p>'
-    rewards = "".join(f"<tr><td>{esc(k)}</td><td>{_fmt(k, v)}</td></tr>" for k, v in r["rewards"].items())
+    settings = (e.summary or {}).get("settings") or e.config
+    rewards = "".join(f"<tr><td>{esc(k)}</td><td>{_fmt(k, v)}</td></tr>"
+                      for k, v in used_rewards(r["rewards"], settings).items())
     think = think_text(r["completion"])
     query = esc(sample.query) if sample is not None and sample.query else ""
     extra = ""
@@ -371,7 +415,8 @@ def _card(e: EvalRun, r: dict, thumb: int, frame) -> str:
         f'<div class="card{" failed" if failed else ""}" data-eval="{esc(e.name)}" data-task="{esc(task)}" '
         f'data-category="{esc(r.get("category") or "")}" data-failed="{int(failed)}">'
         f'<div class="card-head"><span class="badge">{"FAIL" if failed else "OK"}</span> '
-        f"<b>{esc(r['id'])}</b> · {esc(task)} · {esc(r.get('category') or '–')}</div>{img_html}"
+        f"<b>{esc(r['id'])}</b> · {esc(task)} · {esc(r.get('category') or '–')} · "
+        f'<span class="eval-name">{esc(e.name)}</span></div>{img_html}'
         f'<p class="query">{query}</p><p class="extra">{extra}</p>'
         + (f'<p class="reason">unreadable: {esc(r["reason"])}</p>' if r.get("reason") else "")
         + f'<div class="label">reasoning</div><p class="think">{esc(think) or "<i>no &lt;think&gt; block</i>"}</p>'
@@ -509,12 +554,16 @@ def render_report(run_dir: str | os.PathLike, *, max_samples: int = 200, thumb: 
             f"{run_dir} holds no evaluation ({PREDICTIONS}, {SUMMARY_JSON}) and no training logs "
             f"({METRICS_CSV}, {COMPLETIONS_CSV}), in it or its subfolders"
         )
-    evals = [load_eval(p, run_dir) for p in eval_dirs]
+    evals = sorted((load_eval(p, run_dir) for p in eval_dirs), key=started)  # in the order they ran
     toc, body = [], []
     head = headline_table(evals)
     if head:
         toc.append('<a href="#headline">headline metrics</a>')
         body.append(f'<section id="headline"><h2>Headline metrics</h2>{head}</section>')
+    compare = comparison_section(evals)
+    if compare:
+        toc.append('<a href="#compare">before and after</a>')
+        body.append(compare)
     for i, e in enumerate(evals):
         toc.append(f'<a href="#eval-{i}">{esc(e.name)}</a>')
         body.append(eval_section(e, f"eval-{i}"))
