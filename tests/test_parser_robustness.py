@@ -1,6 +1,6 @@
 """Model output never stalls or breaks training: every task's score() on hostile completions is
 linear in their length (a 1 MB completion in well under a second), never raises, and rejects
-non-finite numbers with a reason. GEOR1_FUZZ_EXAMPLES sets the fuzz size (CI: a few thousand
+non-finite numbers with a reason. GEOR1_FUZZ_EXAMPLES sets the fuzz size (CI: 2,500
 strings over the five tasks; benchmarks/bench_parsers.py runs 100,000)."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from geor1.tasks.common import answer_text, think_text
 
 FRAME = get_frame("norm1000")
 TASKS = ("rec", "ovd", "gres", "crossview", "geoloc")
-FUZZ = int(os.environ.get("GEOR1_FUZZ_EXAMPLES", "600"))
+FUZZ = int(os.environ.get("GEOR1_FUZZ_EXAMPLES", "2500"))
 
 
 @pytest.fixture(scope="module")
