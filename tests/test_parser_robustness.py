@@ -60,9 +60,10 @@ HOSTILE = {
 
 
 def _time(fn, text) -> float:
-    t = time.perf_counter()
+    """CPU seconds of this process: other processes on a shared machine do not count."""
+    t = time.process_time()
     fn(text)
-    return time.perf_counter() - t
+    return time.process_time() - t
 
 
 @pytest.mark.parametrize("width", [311, 611, 911])
@@ -126,9 +127,7 @@ def test_fuzzed_completions_never_raise_and_stay_fast(samples, task):
               suppress_health_check=list(HealthCheck))
     @given(st.lists(st.sampled_from(_TOKENS), max_size=2048).map("".join))
     def check(text):
-        t = time.perf_counter()
-        record = score(samples[task], text, FRAME)
-        assert time.perf_counter() - t < 0.5
-        assert isinstance(record, dict)
+        assert _time(lambda t: score(samples[task], t, FRAME), text) < 0.5
+        assert isinstance(score(samples[task], text, FRAME), dict)
 
     check()

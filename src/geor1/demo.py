@@ -1,7 +1,7 @@
 """The main job on the embedded default, end to end: few-shot GRPO on GeoSynth's held-out categories.
 
-  geor1 demo                 # about 10 minutes on 2 CPU cores
-  geor1 demo --quick         # about 2 minutes
+  geor1 demo                 # a few minutes on 2 CPU cores: the README says the last measured time
+  geor1 demo --quick         # a smaller check (the README gives its measured time too)
 
 1. GeoSynth makes a few-shot REC benchmark on the held-out categories (never seen in pretraining):
    a pool from which ``--shots`` samples per category are taken for training, and a disjoint test set.
@@ -27,22 +27,47 @@ ANSWER_TOKENS = 48  # an answer without a rationale: {"bbox_2d": [...], "label":
 
 def add_arguments(parser) -> None:
     parser.add_argument("--out", default="runs/demo", help="run folder")
-    parser.add_argument("--quick", action="store_true", help="a 2-minute version (fewer samples and steps)")
+    parser.add_argument("--quick", action="store_true", help="a smaller check: fewer samples and steps (README: its measured time)")
     parser.add_argument("--model", default=None, help="base model (default: tiny-geosynth, the shipped one)")
     parser.add_argument("--steps", type=int, default=None, help="GRPO steps")
     parser.add_argument("--seed", type=int, default=0)
 
 
-def _table(before: dict, after: dict) -> str:
+def _table(before: dict, after: dict, intervals: dict | None = None) -> str:
+    """The before/after table; ``intervals[key] = [difference, low, high]`` (paired bootstrap) adds a column."""
     rows = [("Acc@0.5", "acc_at_05"), ("Acc@0.7", "acc_at_07"), ("mean IoU", "mean_iou"),
             ("mean reward", "mean_reward")]
-    lines = ["| metric | base | + GRPO |", "|---|---|---|"]
+    intervals = intervals or {}
+    lines = ["| metric | base | + GRPO | difference [95% interval] |", "|---|---|---|---|"]
     for name, key in rows:
         b, a = before.get(key, float("nan")), after.get(key, float("nan"))
         pct = key.startswith("acc")
         fmt = (lambda v: f"{100 * v:.1f}%") if pct else (lambda v: f"{v:.3f}")
-        lines.append(f"| {name} | {fmt(b)} | {fmt(a)} |")
+        scale, unit = (100, " points") if pct else (1, "")
+        d = intervals.get(key)
+        diff = (f"{scale * d[0]:+.{1 if pct else 3}f}{unit} [{scale * d[1]:+.{1 if pct else 3}f}, "
+                f"{scale * d[2]:+.{1 if pct else 3}f}]") if d else f"{scale * (a - b):+.{1 if pct else 3}f}{unit}"
+        lines.append(f"| {name} | {fmt(b)} | {fmt(a)} | {diff} |")
     return "\n".join(lines)
+
+
+def _intervals(before_dir: Path, after_dir: Path) -> dict:
+    """Paired bootstrap intervals (geor1.report.compare) of the per-sample REC metrics."""
+    import numpy as np
+
+    from geor1.report.compare import paired_bootstrap
+
+    def scores(folder):
+        with open(folder / "predictions.jsonl", encoding="utf-8") as f:
+            return {r["id"]: r["score"] for r in map(json.loads, f)}
+
+    b, a = scores(before_dir), scores(after_dir)
+    ids = sorted(set(b) & set(a))
+    out = {}
+    for key, value in (("acc_at_05", lambda s: float(s["iou"] > 0.5)), ("acc_at_07", lambda s: float(s["iou"] > 0.7)),
+                       ("mean_iou", lambda s: float(s["iou"]))):
+        out[key] = list(paired_bootstrap(np.array([value(b[i]) for i in ids]), np.array([value(a[i]) for i in ids])))
+    return out
 
 
 def _metrics(summary: dict, weights: dict[str, float]) -> dict:
@@ -105,10 +130,19 @@ def run(args) -> int:
 
     report = write_report(out)
     b, a = _metrics(before, recipe.rewards), _metrics(after, recipe.rewards)
-    table = _table(b, a)
+    intervals = _intervals(out / "eval_before", out / "eval_after")
+    table = _table(b, a, intervals)
     (out / "before_after.md").write_text(table + "\n")
-    (out / "before_after.json").write_text(json.dumps({"base": b, "grpo": a, "config": cfg, "model": model,
-                                                        "seconds": round(time.time() - t0, 1)}, indent=2))
+    import os
+    import platform
+    from datetime import date
+
+    from geor1.io import atomic_write_json
+
+    atomic_write_json(out / "before_after.json", {
+        "base": b, "grpo": a, "intervals": intervals, "config": cfg, "model": model, "quick": bool(args.quick),
+        "seconds": round(time.time() - t0, 1), "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores available"})
     print(f"\nFew-shot REC on GeoSynth held-out categories ({cfg['test']} test samples, Acc = IoU > t):\n")
     print(table)
     print(f"\nreport: {report}\nfinished in {time.time() - t0:.0f} s")
