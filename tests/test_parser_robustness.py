@@ -5,6 +5,7 @@ strings over the five tasks; benchmarks/bench_parsers.py runs 100,000)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 
@@ -31,6 +32,7 @@ def samples():
     for task, sample in out.items():  # one-time costs (geoloc loads its offline gazetteer) are not parsing
         for text in ("<answer>Paris, France</answer>", "Paris", '{"city": "Lima", "country": "Peru"}', "<think>"):
             get_task(task).score(sample, text, FRAME)
+    gc.freeze()  # the gazetteer's objects leave the collector's generations: no second-long passes over them
     return out
 
 
@@ -60,10 +62,16 @@ HOSTILE = {
 
 
 def _time(fn, text) -> float:
-    """CPU seconds of this process: other processes on a shared machine do not count."""
-    t = time.process_time()
-    fn(text)
-    return time.process_time() - t
+    """CPU seconds of this process spent parsing: other processes on a shared machine do not count,
+    and neither does a full garbage-collection pass that happens to fall inside (over the loaded
+    gazetteer it takes about a second; seen in the 100k fuzz on 30-character strings)."""
+    gc.disable()
+    try:
+        t = time.process_time()
+        fn(text)
+        return time.process_time() - t
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize("width", [311, 611, 911])
