@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_out}
 RUN=${RUN:-runs/gpu}
-INIT=${INIT:-tiny}
+INIT=${INIT:-tiny-qwen3-vl}  # the architecture that learns "where" (docs/pretraining.md)
 PY=${PYTHON:-python3}
 SCALE=${SCALE:-1}
 mkdir -p "$OUT" "$RUN"
