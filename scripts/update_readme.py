@@ -22,6 +22,7 @@ def block(full: dict, quick: dict | None) -> str:
     from geor1.demo import _table
 
     c = full["config"]
+    full = {**full, "machine": full["machine"].replace(" 1 cores available", " 1 core available")}
     lines = [BEGIN, "",
              f"Measured on {full['date']} ({full['machine']}): `geor1 demo`, {c['shots']}-shot × 5 held-out "
              f"categories, {c['test']} test samples, {c['steps']} GRPO steps from `{full['model']}`; "

@@ -51,6 +51,14 @@ def _table(before: dict, after: dict, intervals: dict | None = None) -> str:
     return "\n".join(lines)
 
 
+def _machine() -> str:
+    import os
+    import platform
+
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return f"{platform.machine()}, {n} core{'s' if n != 1 else ''} available to the demo"
+
+
 def _intervals(before_dir: Path, after_dir: Path) -> dict:
     """Paired bootstrap intervals (geor1.report.compare) of the per-sample REC metrics."""
     import numpy as np
@@ -133,8 +141,6 @@ def run(args) -> int:
     intervals = _intervals(out / "eval_before", out / "eval_after")
     table = _table(b, a, intervals)
     (out / "before_after.md").write_text(table + "\n")
-    import os
-    import platform
     from datetime import date
 
     from geor1.io import atomic_write_json
@@ -142,7 +148,7 @@ def run(args) -> int:
     atomic_write_json(out / "before_after.json", {
         "base": b, "grpo": a, "intervals": intervals, "config": cfg, "model": model, "quick": bool(args.quick),
         "seconds": round(time.time() - t0, 1), "date": date.today().isoformat(),
-        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores available"})
+        "machine": _machine()})
     print(f"\nFew-shot REC on GeoSynth held-out categories ({cfg['test']} test samples, Acc = IoU > t):\n")
     print(table)
     print(f"\nreport: {report}\nfinished in {time.time() - t0:.0f} s")
