@@ -180,7 +180,7 @@ def _report(args, usage, n, r, seconds) -> list[str]:
     lines = [f"# Base model: {who}", "",
              f"{n} samples a test set (GeoSynth seeds >= {SEED}, never drawn in pretraining), greedy; asked "
              f"{'with' if usage.think else 'without'} the think template unless a row says so. "
-             f"{seconds / 60:.1f} min.", "",
+             f"{seconds / 60:.1f} min of evaluation.", "",
              "| REC, Acc@0.5 (mean IoU) | model | constant centred box | random object of the category |",
              "|---|---|---|---|"]
     for name, label in (("rec_seen_A", "seen categories, style A"), ("rec_seen_B", "seen categories, style B"),
