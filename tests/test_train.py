@@ -59,7 +59,7 @@ def test_recipe_round_trip_and_overrides(tmp_path):
     ({"modle": {}}, "unknown key 'modle'"),
     ({"model": {"nmae": "tiny"}}, "unknown key 'model.nmae'"),
     ({"data": {"trian": []}}, "unknown key 'data.trian'"),
-    ({"trainer": {"learning_rat": 1}}, "unknown key 'trainer.learning_rat' (not a field of TRL's GRPOConfig)"),
+    ({"trainer": {"learning_rat": 1}}, "unknown key 'trainer.learning_rat' (not a field of TRL's GRPOConfig or geor1's GeoGRPOConfig)"),
     ({"rewards": {"iou": 1.0}}, "unknown reward 'rewards.iou'"),
     ({"rewards": {}}, "needs at least one reward"),
     ({"method": "ppo"}, "'method' must be one of"),
@@ -152,9 +152,9 @@ def test_grpo_tiny_changes_weights_logs_rewards_and_resumes(tmp_path):
     assert steps == {0, 1, 2, 3}
 
 
-@pytest.mark.slow
-def test_accelerate_two_cpu_processes_run_grpo(tmp_path):
-    """The multi-process path for real: accelerate launch, 2 CPU processes (gloo), a few GRPO steps."""
+def launch_two_processes(tmp_path, trainer: dict):
+    """``geor1 train grpo`` under ``accelerate launch`` with 2 CPU processes (gloo) on the hand-made
+    REC data; ``trainer`` updates TINY_GRPO's trainer section. Returns (completed process, output_dir)."""
     import os
     import subprocess
     import sys
@@ -167,7 +167,7 @@ def test_accelerate_two_cpu_processes_run_grpo(tmp_path):
     d = json.loads(json.dumps(TINY_GRPO))
     d["rewards"] = {"format": 1.0, "rec_iou": 1.0}
     d["data"] = {"train": [str(data)]}
-    d["trainer"].update(output_dir=str(out), per_device_train_batch_size=2, num_generations=4, save_steps=10)
+    d["trainer"].update(output_dir=str(out), save_steps=10, **trainer)
     recipe = tmp_path / "r.yaml"
     recipe.write_text(yaml.safe_dump(d))
     accelerate = Path(sys.executable).parent / "accelerate"
@@ -176,6 +176,13 @@ def test_accelerate_two_cpu_processes_run_grpo(tmp_path):
                            "-m", "geor1.cli", "train", "grpo", str(recipe)],
                           capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, out
+
+
+@pytest.mark.slow
+def test_accelerate_two_cpu_processes_run_grpo(tmp_path):
+    """The multi-process path for real: accelerate launch, 2 CPU processes (gloo), a few GRPO steps."""
+    proc, out = launch_two_processes(tmp_path, dict(per_device_train_batch_size=2, num_generations=4))
     assert "done: 2 steps" in proc.stdout
     state = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["global_step"] == 2

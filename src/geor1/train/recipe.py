@@ -123,9 +123,11 @@ class Recipe:
 
 
 def _trainer_fields(method: str) -> set[str]:
-    from trl import GRPOConfig, SFTConfig
+    from trl import SFTConfig
 
-    cls = GRPOConfig if method == "grpo" else SFTConfig
+    from geor1.train.dapo import GeoGRPOConfig
+
+    cls = GeoGRPOConfig if method == "grpo" else SFTConfig
     return {f.name for f in dataclasses.fields(cls) if f.init}
 
 
@@ -169,10 +171,10 @@ def recipe_from_dict(d: dict, source: str = "<recipe>") -> Recipe:
     allowed = _trainer_fields(method)
     bad = sorted(set(trainer) - allowed)
     if bad:
-        cls = "GRPOConfig" if method == "grpo" else "SFTConfig"
+        cls = "TRL's GRPOConfig or geor1's GeoGRPOConfig" if method == "grpo" else "TRL's SFTConfig"
         near = difflib.get_close_matches(bad[0], sorted(allowed), n=1)
         hint = f"; did you mean 'trainer.{near[0]}'?" if near else ""
-        raise RecipeError(f"{source}: unknown key 'trainer.{bad[0]}' (not a field of TRL's {cls}){hint}")
+        raise RecipeError(f"{source}: unknown key 'trainer.{bad[0]}' (not a field of {cls}){hint}")
     recipe = Recipe(method=method, model=_build(ModelArgs, d.get("model"), "model", source),
                     data=_build(DataArgs, d.get("data"), "data", source),
                     rewards={k: float(v) for k, v in rewards.items()}, trainer=trainer, source=source)

@@ -114,11 +114,10 @@ def train(recipe: Recipe, *, resume: bool = True):
         d.think = usage_of(recipe.model.name, recipe.model.checkpoint).think
     template_kwargs = family.chat_template_kwargs(d.think)
     if recipe.method == "grpo":
-        from trl import GRPOConfig, GRPOTrainer
-
         from geor1.tasks import get_reward_funcs
+        from geor1.train.dapo import GeoGRPOConfig, GeoGRPOTrainer, overlong_reward
 
-        args = _trainer_args(recipe, GRPO_DEFAULTS, GRPOConfig)
+        args = _trainer_args(recipe, GRPO_DEFAULTS, GeoGRPOConfig)
         if template_kwargs:
             args.chat_template_kwargs = {**template_kwargs, **(args.chat_template_kwargs or {})}
         out = Path(args.output_dir)
@@ -131,7 +130,10 @@ def train(recipe: Recipe, *, resume: bool = True):
         recorder = CompletionRecorder(out / "completions.csv")
         funcs = [recorder.wrap(n, f) for n, f in zip(names, get_reward_funcs(names))]
         args.reward_weights = [recipe.rewards[n] for n in names]
-        trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=train_ds,
+        if args.overlong_buffer_len:  # DAPO's soft overlong punishment
+            funcs.append(recorder.wrap("overlong", overlong_reward(args.max_completion_length, args.overlong_buffer_len)))
+            args.reward_weights.append(args.overlong_penalty_factor)
+        trainer = GeoGRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=train_ds,
                               processing_class=processor, peft_config=_peft_config(recipe))
     else:
         from trl import SFTConfig, SFTTrainer
