@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from geor1.geo import haversine_km
-from geor1.tasks.questions import Pair, build_questions
+from geor1.data.questions import Pair, build_questions
 
 
 def brute_force(pairs, k, radius_km, seed):

@@ -2,11 +2,11 @@
 
 import pytest
 
+from geor1.data.questions import make_questions, pairs_from_samples
 from geor1.data.schema import load_dataset
 from geor1.tasks import crossview as cv
 from geor1.tasks import geoloc as gl
 from geor1.tasks.common import REWARDS
-from geor1.tasks.questions import make_questions, pairs_from_samples
 
 synth = pytest.importorskip("geor1.synth.crossview")
 

@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from geor1.data.schema import Sample, SchemaError, load_dataset, write_dataset
-from geor1.geo import destination, haversine_km
-from geor1.tasks.questions import (
+from geor1.data.questions import (
     Pair,
     add_image,
     build_questions,
@@ -16,6 +14,8 @@ from geor1.tasks.questions import (
     pair_sample,
     pairs_from_samples,
 )
+from geor1.data.schema import Sample, SchemaError, load_dataset, write_dataset
+from geor1.geo import destination, haversine_km
 
 # Three cities far apart; in each, 12 pairs on a ring 0.3-1.5 km around the centre.
 CITIES = {"paris": (48.8566, 2.3522), "lyon": (45.764, 4.8357), "tokyo": (35.6762, 139.6503)}

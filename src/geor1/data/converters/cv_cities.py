@@ -13,7 +13,7 @@ point. Example line::
 
     0a1b2c,2.1734,41.3851,barcelona,barcelona/satellite/0a1b2c.jpg,barcelona/panorama/0a1b2c.jpg
 
-Output: one pair per line (see :mod:`geor1.tasks.questions`: a one-candidate ``crossview`` sample,
+Output: one pair per line (see :mod:`geor1.data.questions`: a one-candidate ``crossview`` sample,
 ``images = [pano, satellite]`` hard-linked (or copied) to the same relative paths, ``gps`` twice the
 point, ``meta["city"]``), or K-choice questions with ``make_questions=K``.
 """
@@ -24,8 +24,8 @@ import csv
 import os
 from pathlib import Path
 
+from geor1.data.questions import DEFAULT_RADIUS_KM, add_image, pair_sample, write_pairs_or_questions
 from geor1.data.schema import SchemaError
-from geor1.tasks.questions import DEFAULT_RADIUS_KM, add_image, pair_sample, write_pairs_or_questions
 
 INFO_FILE = "img_info.csv"
 COLUMNS = ("name", "longitude", "latitude", "city", "sat_dir", "pano_dir")
@@ -67,7 +67,7 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, cities: str | lis
 
     ``cities``: a list or comma-separated names of city folders (default: every folder holding an
     ``img_info.csv``); ``limit``: at most this many lines per city; the question options are those
-    of :func:`geor1.tasks.questions.build_questions`."""
+    of :func:`geor1.data.questions.build_questions`."""
     src, out = Path(src), Path(out)
     pairs, seen = [], set()
     for info in _city_files(src, cities):

@@ -12,7 +12,7 @@ On-disk format (``src`` is the dataset folder)::
                                   degrees; line n belongs to image number n (the digits of the
                                   tile's file name, 0000001 -> line 1), as Sample4Geo reads it
 
-Output: one pair per line (see :mod:`geor1.tasks.questions`: ``images = [panorama, tile]`` at the
+Output: one pair per line (see :mod:`geor1.data.questions`: ``images = [panorama, tile]`` at the
 same relative paths, ``gps`` from ``all.csv`` when present), or K-choice questions with
 ``make_questions=K``. Without positions, question distractors are drawn at random.
 """
@@ -25,8 +25,8 @@ import os
 import re
 from pathlib import Path
 
+from geor1.data.questions import DEFAULT_RADIUS_KM, add_image, pair_sample, write_pairs_or_questions
 from geor1.data.schema import SchemaError
-from geor1.tasks.questions import DEFAULT_RADIUS_KM, add_image, pair_sample, write_pairs_or_questions
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ import os
 from pathlib import Path
 
 from geor1.data.convert import safe_relpath
+from geor1.data.questions import add_image
 from geor1.data.schema import Sample, SchemaError, write_dataset
-from geor1.tasks.questions import add_image
 
 log = logging.getLogger(__name__)
 

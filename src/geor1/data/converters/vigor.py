@@ -19,7 +19,7 @@ are *semi-positives* that overlap it. Example::
 
 ``splits_dir="splits__corrected"`` reads SliceMatch's corrected labels (same layout).
 
-Output: one pair per panorama and its positive tile (see :mod:`geor1.tasks.questions`), positions
+Output: one pair per panorama and its positive tile (see :mod:`geor1.data.questions`), positions
 from the file names, ``meta["vigor_delta"]`` the positive tile's offset, and the semi-positives in
 ``meta["exclude_candidates"]`` so they never serve as distractors; or K-choice questions with
 ``make_questions=K``.
@@ -31,8 +31,8 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from geor1.data.questions import DEFAULT_RADIUS_KM, add_image, pair_sample, write_pairs_or_questions
 from geor1.data.schema import SchemaError
-from geor1.tasks.questions import DEFAULT_RADIUS_KM, add_image, pair_sample, write_pairs_or_questions
 
 CROSS_AREA_CITIES = {"train": ("NewYork", "Seattle"), "test": ("SanFrancisco", "Chicago")}
 FIELDS = 13
