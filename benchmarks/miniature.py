@@ -168,6 +168,11 @@ def plan(cfg: dict, out: Path, model: str, seed: int) -> list[Step]:
     return todo
 
 
+def half(step: Step) -> str:
+    """``cv`` for the cross-view and geolocalization steps, ``rec`` for the rest."""
+    return "cv" if step.name.startswith(("cv/", "data/cv", "data/geo")) else "rec"
+
+
 def run_step(step: Step, out: Path) -> dict:
     """Run ``step`` unless its marker says it finished; returns the marker (command, seconds, ...)."""
     from geor1 import cli
@@ -201,6 +206,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1: on the 2 cores shared with other jobs, two threads made "
                              "GRPO steps 2-3x slower and --quick 5x slower)")
+    parser.add_argument("--part", choices=["rec", "cv"],
+                        help="run one half only (REC, or cross-view with geolocalization): two processes, one per "
+                             "half, share two cores; the page is written by whichever finishes last")
     parser.add_argument("--results", type=Path,
                         help="results page to write (default docs/results.md; with --quick OUT/results.md)")
 
@@ -223,7 +231,16 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
 
-    markers = {step.name: run_step(step, out) for step in plan(cfg, out, args.model, args.seed)}
+    todo = plan(cfg, out, args.model, args.seed)
+    for step in todo:
+        if args.part in (None, half(step)):
+            run_step(step, out)
+    done = {s.name: out / "steps" / f"{s.name}.json" for s in todo}
+    left = [name for name, marker in done.items() if not marker.is_file()]
+    if left:
+        print(f"\nthe page waits for {len(left)} step(s) of the other half (first: {left[0]})")
+        return 0
+    markers = {name: json.loads(marker.read_text()) for name, marker in done.items()}
     command = "python benchmarks/miniature.py" + (" " + shlex.join(argv) if argv else "")
     results.parent.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(REPO / "benchmarks"))  # the page module, and base_model's baselines
