@@ -12,7 +12,7 @@ import pytest
 from geor1.cli import main as geor1_main
 from geor1.coords import get_frame
 from geor1.data.schema import Sample, load_dataset, write_dataset
-from geor1.engine.rationales import RationaleError, _sun_clue, rationale, write_rationale
+from geor1.engine.rationales import RationaleError, rationale, write_rationale
 from geor1.engine.run import FAILURES_FILE, MESSAGES_FILE, SHAREGPT_FILE, Verifier
 from geor1.engine.teachers import ProgrammaticTeacher
 from geor1.synth import make_sample
@@ -21,6 +21,7 @@ from geor1.synth.crossview import make_crossview_sample, make_geoloc_sample
 from geor1.synth.crossview import sample_rng as planet_rng
 from geor1.tasks import get_task
 from geor1.tasks.common import answer_text, think_text
+from geor1.tasks.geoloc import _sun_clue
 from geor1.tasks.parsing import box_in_frame
 
 PIXELS = get_frame("pixels")
@@ -179,7 +180,7 @@ def test_aerial_rationales_name_the_targets_and_reach_the_answer(task):
             # Mask IoU of the gold answer is capped by the box-filling stand-in segmenter; the
             # rationale's answer scores exactly what the gold answer scores.
             gold_text = f"<think>x</think><answer>{module.target_answer(s, TINY)}</answer>"
-            assert verdict.reward == pytest.approx(module.score(s, gold_text, TINY)["gres_iou"])
+            assert verdict.reward == pytest.approx(module.score(s, gold_text, TINY)["rewards"]["gres_iou"])
         else:
             assert verdict.accepted and verdict.reward >= 0.99, (s.id, verdict)
 

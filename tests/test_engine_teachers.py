@@ -13,11 +13,11 @@ from geor1.coords import get_frame
 from geor1.data.schema import Sample, write_dataset
 from geor1.engine.cli import parse_thresholds, resolve_frame
 from geor1.engine.run import (
-    DEFAULT_THRESHOLDS,
     FAILURES_FILE,
     Engine,
     EngineConfig,
     Verifier,
+    default_thresholds,
     request_seed,
     run_engine,
 )
@@ -89,7 +89,7 @@ def test_verifier_uses_each_tasks_main_reward_and_threshold():
     assert v(geo, answer('{"lat": 48.85, "lon": 2.35}'), frame).accepted
     far = v(geo, answer('{"lat": -33.87, "lon": 151.21}'), frame)   # Sydney for Paris
     assert not far.accepted and far.reason.startswith("geo_score ")
-    assert Verifier().thresholds == DEFAULT_THRESHOLDS
+    assert Verifier().thresholds == default_thresholds()
 
 
 def test_seeds_and_ids_are_stable_and_distinct():

@@ -12,20 +12,20 @@ from PIL import Image
 
 from geor1.coords import get_frame
 from geor1.data import Sample
-from geor1.evaluation.draw import (
+from geor1.drawing import (
     GT_COLOR,
     PRED_COLOR,
     basemap,
     box_pixels,
     candidate_strip,
     draw_boxes,
-    draw_sample,
     great_circle,
     line_width,
     mask_edge,
     project,
     world_map,
 )
+from geor1.evaluation.draw import draw_sample
 from geor1.evaluation.predict import describe, make_sample, render_answer
 from geor1.models import load_processor
 from geor1.models.processor import processor_pixels
@@ -55,7 +55,7 @@ def test_predict_draws_the_answer_box_on_the_right_pixels(tiny_frame):
         '<think>It is near the top left.</think><answer>{"bbox_2d": [20, 10, 60, 30], "label": "x"}</answer>'
     )
     picture, prediction, reason = render_answer(sample, [image], text, tiny_frame)
-    assert reason == "" and prediction["boxes"].tolist() == [[40.0, 20.0, 120.0, 60.0]]
+    assert reason == "" and prediction == [40.0, 20.0, 120.0, 60.0]
     assert describe(prediction, "rec") == "box [40.0, 20.0, 120.0, 60.0] (original pixels)"
     w = line_width(448, 448)
     assert w == 4  # 448 / 128 = 3.5, rounded to even
@@ -89,7 +89,7 @@ def test_predict_draws_gres_masks_crossview_choice_and_geoloc_point(tiny_frame):
     cv = make_sample("crossview", [image, *cands[:2]])
     assert cv.choices == ["A", "B"]
     picture, prediction, _ = render_answer(cv, [image, *cands[:2]], "<answer>B</answer>", tiny_frame)
-    assert prediction == {"choice": "B"}
+    assert prediction == "B"
     strip = np.asarray(picture)
     # Tiles of 160 px: query, A, B; B is framed red (no ground truth known here).
     gap, bar = 6, 18
@@ -120,7 +120,7 @@ def test_make_sample_refuses_what_cannot_be_asked():
     img = Image.new("RGB", (10, 10))
     with pytest.raises(ValueError, match="needs --query"):
         make_sample("rec", [img], "  ")
-    with pytest.raises(ValueError, match="at least one candidate"):
+    with pytest.raises(ValueError, match="needs --candidates"):
         make_sample("crossview", [img])
     with pytest.raises(ValueError, match="unknown task"):
         make_sample("vqa", [img], "q")
@@ -159,7 +159,7 @@ def test_draw_sample_shows_truth_green_and_prediction_red():
         boxes=[[10, 10, 30, 30], [60, 60, 90, 80]],
         labels=["car", "car"],
     )
-    pic = draw_sample(s, [img], {"boxes": np.array([[40.0, 10, 50, 20]])})
+    pic = draw_sample(s, [img], np.array([[40.0, 10, 50, 20]]))
     assert _rgb(pic, 10, 20) == GT_COLOR and _rgb(pic, 89, 70) == GT_COLOR and _rgb(pic, 40, 15) == PRED_COLOR
     half = draw_sample(s, [img], None, max_side=50)  # shrunk first: boxes scale with it
     assert half.size == (50, 50) and _rgb(half, 5, 10) == GT_COLOR and _rgb(half, 3, 10) == GREY
@@ -232,8 +232,8 @@ def test_describe_geoloc_and_ovd():
         describe({"lat": 1.23456, "lon": -2.0, "source": "city", "place": "Paris"}, "geoloc")
         == "lat 1.2346, lon -2.0000 via city Paris"
     )
-    assert describe({"boxes": np.zeros((0, 4))}, "ovd") == "no target"
+    assert describe(np.zeros((0, 4)), "ovd") == "no target"
     assert (
-        json.dumps(describe({"boxes": np.array([[1, 2, 3, 4.0]])}, "ovd"))
+        json.dumps(describe(np.array([[1, 2, 3, 4.0]]), "ovd"))
         == '"1 box(es) [[1.0, 2.0, 3.0, 4.0]] (original pixels)"'
     )

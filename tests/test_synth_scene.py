@@ -20,14 +20,8 @@ from geor1.synth.aerial import (
     render,
     scene_from_plan,
 )
-from geor1.synth.scene import (
-    axis_class,
-    axis_margin,
-    canonical_category,
-    grid_region,
-    in_region,
-    region_margin,
-)
+from geor1.synth.expressions import grid_region, in_region, region_margin
+from geor1.synth.scene import axis_class, axis_margin, canonical_category
 
 SEEDS = range(14)
 

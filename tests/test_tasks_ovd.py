@@ -145,7 +145,7 @@ def test_score_and_aggregate_agree_with_pycocotools():
                sample([[5, 5, 15, 15]], category="harbor", sid="c"), sample([], sid="d")]
     completions = [answer([[0, 0, 10, 10]]), answer(None), answer([[5, 5, 15, 13]]), answer([[1, 1, 2, 2]])]
     scores = [ovd.score(s, c, "pixels") for s, c in zip(samples, completions)]
-    assert [s["ovd_map"] for s in scores] == [pytest.approx(1.0), 0.0, pytest.approx(0.7), 0.0]
+    assert [s["rewards"]["ovd_map"] for s in scores] == [pytest.approx(1.0), 0.0, pytest.approx(0.7), 0.0]
     assert math.isnan(scores[3]["map"]) and scores[1]["boxes"] == []
     m = ovd.aggregate(scores)
     # ship: 2 ground truths, detections a (hit) and d (false positive, on an image without ships):

@@ -126,7 +126,7 @@ def test_score_and_aggregate_hand_checked():
         text = answer(pred) if pred else "<think>x</think><answer>hmm</answer>"
         scores.append(rec.score(sample(gt, unique=unique, sid=str(i)), text, "pixels"))
     assert [round(s["iou"], 6) for s in scores] == [1.0, 0.8, 0.6, round(1 / 7, 6), 0.0]
-    assert scores[0]["format"] == 1.0 and scores[0]["rec_iou"] == 1.0
+    assert scores[0]["rewards"] == {"format": 1.0, "rec_iou": 1.0}
     assert scores[4]["box"] is None and scores[4]["reason"]
     m = rec.aggregate(scores)
     assert m["acc_at_05"] == pytest.approx(3 / 5) and m["acc_at_07"] == pytest.approx(2 / 5)

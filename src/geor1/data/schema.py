@@ -9,7 +9,8 @@ Fields (``-`` marks optional ones, with their default):
 
 ==============  ==========================================================================
 id              unique string within the dataset
-task            one of ``rec``, ``ovd``, ``gres``, ``crossview``, ``geoloc``
+task            a task of :mod:`geor1.tasks`: ``rec``, ``ovd``, ``gres``, ``crossview``, ``geoloc``,
+                ``counting``
 images          image paths relative to the dataset root; ``images[0]`` is the query image.
                 For ``crossview`` the candidates follow: ``images[1 + i]`` is ``choices[i]``.
 width, height   original size of ``images[0]`` in pixels
@@ -21,7 +22,8 @@ masks           - one mask per box, aligned with ``boxes``: COCO RLE ``{"size": 
                 "counts": ...}`` or COCO polygons ``[[x, y, x, y, ...], ...]`` (``[]``)
 is_unique       - whether the expression matches exactly one object of its category (``None``)
 choices         - multiple-choice options (``[]``)
-answer          - the correct choice, one of ``choices`` (``None``)
+answer          - the correct choice, one of ``choices``; for ``counting`` the count in digits
+                (``None``)
 gps             - ``[lat, lon]`` in degrees (WGS84) per image, aligned with ``images``, or
                 ``None`` for an image without position (``[]``)
 times           - capture time per image, ISO 8601, aligned with ``images`` (``[]``)
@@ -46,7 +48,6 @@ from typing import Any
 
 from geor1.io import atomic_open
 
-TASKS = ("rec", "ovd", "gres", "crossview", "geoloc")
 DATA_FILE = "data.jsonl"
 
 
@@ -141,8 +142,10 @@ def validate_record(record: Any) -> dict:
     if not r["id"]:
         raise SchemaError("must not be empty", field="id")
     _check_type("task", r["task"], str, "a string")
-    if r["task"] not in TASKS:
-        raise SchemaError(f"unknown task {r['task']!r} (known: {', '.join(TASKS)})", field="task")
+    from geor1.tasks import task_names  # the task modules are the list of tasks
+
+    if r["task"] not in task_names():
+        raise SchemaError(f"unknown task {r['task']!r} (known: {', '.join(task_names())})", field="task")
     _check_type("images", r["images"], list, "a list of paths")
     if not r["images"]:
         raise SchemaError("needs at least one image", field="images")
@@ -191,6 +194,8 @@ def validate_record(record: Any) -> dict:
         _check_type("answer", r["answer"], str, "a string or null")
         if r["choices"] and r["answer"] not in r["choices"]:
             raise SchemaError(f"{r['answer']!r} is not one of the choices {r['choices']}", field="answer")
+    if r["task"] == "counting" and r["answer"] is not None and not (r["answer"].isascii() and r["answer"].isdigit()):
+        raise SchemaError(f"a count is a whole number written in digits, got {r['answer']!r:.40}", field="answer")
     if r["task"] == "crossview":
         if not r["choices"] or r["answer"] is None:
             raise SchemaError("a crossview sample needs choices and an answer", field="choices")

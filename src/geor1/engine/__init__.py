@@ -8,12 +8,12 @@ See ``docs/engine.md``.
 """
 
 from geor1.engine.run import (
-    DEFAULT_THRESHOLDS,
     Engine,
     EngineConfig,
     EngineError,
     Verdict,
     Verifier,
+    default_thresholds,
     run_engine,
 )
 from geor1.engine.teachers import (
@@ -25,6 +25,6 @@ from geor1.engine.teachers import (
     TransformersTeacher,
 )
 
-__all__ = ["DEFAULT_THRESHOLDS", "Engine", "EngineConfig", "EngineError", "OpenAICompatTeacher",
+__all__ = ["Engine", "EngineConfig", "EngineError", "OpenAICompatTeacher",
            "ProgrammaticTeacher", "Reply", "Request", "Teacher", "TransformersTeacher", "Verdict", "Verifier",
-           "run_engine"]
+           "default_thresholds", "run_engine"]

@@ -19,7 +19,7 @@ log = logging.getLogger("geor1.engine")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from geor1.engine.run import DEFAULT_THRESHOLDS
+    from geor1.engine.run import default_thresholds
 
     p = parser
     p.add_argument("--teacher", required=True, choices=["openai", "transformers", "programmatic"],
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                "deterministic programmatic teacher)")
     p.add_argument("--threshold", action="append", default=[], metavar="TASK=VALUE",
                    help="acceptance threshold of a task's main reward (defaults: "
-                        + ", ".join(f"{k}={v:g}" for k, v in DEFAULT_THRESHOLDS.items()) + ")")
+                        + ", ".join(f"{k}={v:g}" for k, v in default_thresholds().items()) + ")")
     p.add_argument("--concurrency", type=int, help="teacher calls in flight (default 8 for openai, else 1)")
     p.add_argument("--timeout", type=float, default=120.0, help="openai: seconds per socket operation")
     p.add_argument("--max-retries", type=int, default=4, help="openai: retries of one request (default %(default)s)")
@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_thresholds(items: list[str]) -> dict[str, float]:
     """``["rec=0.7", ...]`` -> ``{"rec": 0.7}``; a malformed item is a ValueError naming it."""
-    from geor1.engine.run import DEFAULT_THRESHOLDS
+    from geor1.engine.run import default_thresholds
 
     out = {}
     for item in items:
@@ -72,8 +72,8 @@ def parse_thresholds(items: list[str]) -> dict[str, float]:
             sep = ""
         if not sep:
             raise ValueError(f"--threshold {item!r}: expected TASK=VALUE, e.g. rec=0.5")
-        if task not in DEFAULT_THRESHOLDS:
-            raise ValueError(f"--threshold {item!r}: unknown task {task!r} (known: {', '.join(DEFAULT_THRESHOLDS)})")
+        if task not in default_thresholds():
+            raise ValueError(f"--threshold {item!r}: unknown task {task!r} (known: {', '.join(default_thresholds())})")
     return out
 
 

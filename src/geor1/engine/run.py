@@ -44,13 +44,11 @@ from geor1.coords import Frame, frame_to_dict
 from geor1.data.schema import Dataset, Sample, load_dataset
 from geor1.engine.teachers import Reply, Request, Teacher
 from geor1.io import atomic_write, atomic_write_json
-from geor1.tasks import get_task
+from geor1.tasks import get_task, task_names
 from geor1.tasks.common import has_format, think_text
 
 log = logging.getLogger("geor1.engine")
 
-# A teacher's answer is accepted when the task's main reward reaches this (documented in docs/engine.md).
-DEFAULT_THRESHOLDS = {"rec": 0.5, "ovd": 0.5, "gres": 0.5, "crossview": 1.0, "geoloc": 0.5}
 
 MESSAGES_FILE = "sft_messages.jsonl"
 SHAREGPT_FILE = "sft_sharegpt.jsonl"
@@ -81,23 +79,19 @@ class Verdict:
     reason: str = ""
 
 
-def main_reward_name(task_module) -> str:
-    """The reward that decides acceptance: the task module's ``MAIN_REWARD`` if it names one,
-    else its first default reward other than ``format``."""
-    name = getattr(task_module, "MAIN_REWARD", None)
-    if name:
-        return name
-    return next(r for r in task_module.DEFAULT_REWARDS if r != "format")
+def default_thresholds() -> dict[str, float]:
+    """Each task's acceptance threshold on its main reward (the task module's ``ENGINE_THRESHOLD``)."""
+    return {name: get_task(name).ENGINE_THRESHOLD for name in task_names()}
 
 
 class Verifier:
     """Scores a teacher reply with the task module's ``score(sample, completion, frame)`` and
     accepts it when the reply has a non-empty ``<think>`` block, is exactly
     ``<think>…</think><answer>…</answer>``, and the task's main reward is at least the task's
-    threshold (``thresholds`` overrides :data:`DEFAULT_THRESHOLDS`)."""
+    threshold (``thresholds`` overrides :func:`default_thresholds`)."""
 
     def __init__(self, thresholds: dict[str, float] | None = None):
-        self.thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+        self.thresholds = {**default_thresholds(), **(thresholds or {})}
 
     def __call__(self, sample: Sample, text: str, frame: Frame) -> Verdict:
         if not has_format(text):
@@ -105,9 +99,9 @@ class Verifier:
         if not think_text(text):
             return Verdict(False, 0.0, "empty <think> block")
         task = get_task(sample.task)
-        name = main_reward_name(task)
+        name = task.MAIN_REWARD
         record = task.score(sample, text, frame)
-        reward = record.get("rewards", record).get(name)  # reward values sit under "rewards" or at the top
+        reward = record["rewards"].get(name)
         if reward is None:
             return Verdict(False, 0.0, f"{name}: no value ({record.get('reason') or 'not scored'})")
         reward = float(reward)
@@ -220,7 +214,7 @@ class EngineConfig:
     run must use the same values; the others only change how fast it goes."""
 
     tries: int = 4                                   # teacher calls per sample at most
-    thresholds: dict[str, float] = field(default_factory=dict)  # overrides of DEFAULT_THRESHOLDS
+    thresholds: dict[str, float] = field(default_factory=dict)  # overrides of default_thresholds()
     seed: int = 0                                    # base of every request's seed
     concurrency: int = 8                             # teacher calls in flight at once
     max_samples: int | None = None                   # only the first N samples of the dataset
@@ -261,9 +255,9 @@ class Engine:
         self.config = config or EngineConfig()
         if self.config.tries < 1:
             raise ValueError(f"tries must be at least 1, got {self.config.tries}")
-        unknown = set(self.config.thresholds) - set(DEFAULT_THRESHOLDS)
+        unknown = set(self.config.thresholds) - set(task_names())
         if unknown:
-            raise ValueError(f"threshold for unknown task(s) {sorted(unknown)} (known: {', '.join(DEFAULT_THRESHOLDS)})")
+            raise ValueError(f"threshold for unknown task(s) {sorted(unknown)} (known: {', '.join(task_names())})")
         self.verifier = Verifier(self.config.thresholds)
         self.data_dir, self.out_dir = Path(data_dir), Path(out_dir)
         self.dataset: Dataset = load_dataset(self.data_dir)

@@ -299,39 +299,28 @@ class TransformersTeacher:
         if device:
             self.model.to(device)
         self.model.eval()
-        self.processor.tokenizer.padding_side = "left"  # generation continues from the right edge
         self.frame = answer_frame(self.model, self.processor)
         self.name = f"transformers:{checkpoint or name_or_path}"
         self.batch_size, self.max_new_tokens, self.temperature = batch_size, max_new_tokens, temperature
 
     def generate(self, requests: list[Request]) -> list[Reply]:
-        import torch
         from PIL import Image
 
         if not requests:
             return []
-        tokenizer = self.processor.tokenizer
+        from geor1.models.generate import Decoding, TransformersGenerator
+
         texts = [self.family.generation_prompt(self.processor, r.messages, think=True) for r in requests]
         images = []
         for r in requests:
+            ims = []
             for p in r.images:
                 with Image.open(p) as im:
-                    images.append(im.convert("RGB"))
-        inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
-        inputs = inputs.to(self.model.device)
-        sample = self.temperature > 0
-        torch.manual_seed(requests[0].seed)
-        with torch.no_grad():
-            out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=sample,
-                                      temperature=self.temperature if sample else None, top_p=None, top_k=None,
-                                      pad_token_id=tokenizer.pad_token_id)
-        new_tokens = out[:, inputs["input_ids"].shape[1]:]
-        replies = []
-        for row in new_tokens:
-            n = int((row != tokenizer.pad_token_id).sum())
-            replies.append(Reply(text=self.prefix + tokenizer.decode(row, skip_special_tokens=True),
-                                 completion_tokens=n))
-        return replies
+                    ims.append(im.convert("RGB"))
+            images.append(ims)
+        decoding = Decoding.from_temperature(self.max_new_tokens, self.temperature, seed=requests[0].seed)
+        gens = TransformersGenerator(self.model, self.processor, decoding)(texts, images)
+        return [Reply(text=self.prefix + g.text, completion_tokens=g.num_tokens) for g in gens]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import argparse
 import json
 
 from geor1.evaluation.evaluate import DEFAULT_MAX_NEW_TOKENS, SUMMARY_MD
+from geor1.models.generate import add_decoding_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,17 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="dataset folder (data.jsonl + images)")
     parser.add_argument("--out", required=True, help="output folder (created; resumed when it exists)")
     parser.add_argument("--batch-size", type=int, default=16, help="prompts per generate call")
-    parser.add_argument("--max-new-tokens", type=int, default=None,
-                        help=f"default: the checkpoint's geor1_max_new_tokens, else {DEFAULT_MAX_NEW_TOKENS}")
+    add_decoding_arguments(parser, max_new_tokens_help="default: the checkpoint's geor1_max_new_tokens, "
+                                                       f"else {DEFAULT_MAX_NEW_TOKENS}")
     parser.add_argument("--think", dest="think", action="store_true", default=None,
                         help="ask for <think>…</think><answer>…</answer> (default: as the checkpoint was trained)")
     parser.add_argument("--no-think", dest="think", action="store_false", help="ask for the answer alone")
-    parser.add_argument(
-        "--sample", dest="do_sample", action="store_true", help="sample instead of greedy decoding"
-    )
-    parser.add_argument("--temperature", type=float, default=1.0, help="with --sample")
-    parser.add_argument("--top-p", type=float, default=1.0, help="with --sample")
-    parser.add_argument("--seed", type=int, default=0, help="with --sample")
     parser.add_argument("--limit", type=int, help="evaluate only the first N samples")
     parser.add_argument("--min-pixels", type=int, help="image processor lower bound (pixels)")
     parser.add_argument("--max-pixels", type=int, help="image processor upper bound (pixels)")

@@ -24,7 +24,6 @@ and ``vllm`` (``vllm.LLM.generate`` with the same prompt strings and images; nee
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import math
@@ -32,16 +31,16 @@ import os
 import resource
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
 from geor1.coords import Frame, frame_from_dict, frame_to_dict, get_frame
-from geor1.data.schema import TASKS, Sample, load_dataset
+from geor1.data.schema import Sample, load_dataset
 from geor1.evaluation.draw import load_images
 from geor1.io import atomic_write, atomic_write_json
-from geor1.tasks import get_task
+from geor1.models.generate import Decoding, TransformersGenerator, VLLMGenerator
+from geor1.tasks import get_task, task_names
 from geor1.tasks.common import completion_text
 
 log = logging.getLogger("geor1.eval")
@@ -53,133 +52,8 @@ PREDICTIONS, SUMMARY_JSON, SUMMARY_MD, CONFIG = (
     "config.json",
 )
 DEFAULT_MAX_NEW_TOKENS = 1024
-# Which field of each task's score() record holds the parsed answer.
-ANSWER_KEY = {"rec": "box", "ovd": "boxes", "gres": "boxes", "crossview": "choice", "geoloc": "pred"}
 # Settings that do not change what is generated; a resumed run may change them.
 _FREE_SETTINGS = ("batch_size", "limit", "backend")
-
-
-@dataclass
-class Generation:
-    """One completion: its text (special tokens removed), how many tokens were generated (up to
-    and including the end-of-sequence token) and why it stopped (``stop`` or ``length``)."""
-
-    text: str
-    num_tokens: int
-    finish_reason: str
-
-
-# ---------------------------------------------------------------------------------------------
-# Generators: prompt strings + images in, Generations out.
-
-
-class TransformersGenerator:
-    """Batched ``model.generate`` on left-padded prompts (Qwen-VL's M-RoPE positions follow the
-    attention mask, so a padded row decodes as it would alone)."""
-
-    def __init__(
-        self,
-        model,
-        processor,
-        *,
-        max_new_tokens: int,
-        do_sample: bool = False,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        ignore_eos: bool = False,
-    ):
-        self.model, self.processor = model, processor
-        processor.tokenizer.padding_side = "left"
-        tok = processor.tokenizer
-        eos = model.generation_config.eos_token_id
-        self.eos = set(
-            eos if isinstance(eos, (list, tuple)) else [eos if eos is not None else tok.eos_token_id]
-        )
-        pad = tok.pad_token_id if tok.pad_token_id is not None else next(iter(self.eos))
-        self.kwargs = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "pad_token_id": pad}
-        if do_sample:
-            self.kwargs.update(temperature=temperature, top_p=top_p)
-        if ignore_eos:  # benchmarks: every row generates exactly max_new_tokens
-            self.kwargs["min_new_tokens"] = max_new_tokens
-
-    def __call__(self, prompts: list[str], images: list[list[Image.Image]]) -> list[Generation]:
-        import torch
-
-        flat = [im for ims in images for im in ims]
-        enc = self.processor(text=prompts, images=flat or None, return_tensors="pt", padding=True)
-        enc = enc.to(self.model.device)
-        with torch.inference_mode():
-            out = self.model.generate(**enc, **self.kwargs)
-        new = out[:, enc["input_ids"].shape[1] :].tolist()
-        gens = []
-        for ids in new:
-            n = next((i + 1 for i, t in enumerate(ids) if t in self.eos), len(ids))
-            stopped = (
-                n <= len(ids) and bool(ids) and ids[n - 1] in self.eos and "min_new_tokens" not in self.kwargs
-            )
-            text = self.processor.tokenizer.decode(ids[:n], skip_special_tokens=True)
-            gens.append(Generation(text, n, "stop" if stopped else "length"))
-        return gens
-
-
-class VLLMGenerator:
-    """vLLM's offline engine on the same prompt strings (image placeholders included) and images;
-    the image processor gets the same pixel bounds, so the answer frame is the same."""
-
-    def __init__(
-        self,
-        model_path: str,
-        *,
-        max_new_tokens: int,
-        do_sample: bool = False,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        seed: int = 0,
-        ignore_eos: bool = False,
-        min_pixels: int | None = None,
-        max_pixels: int | None = None,
-        max_images: int = 1,
-        dtype: str | None = None,
-    ):
-        try:
-            from vllm import LLM, SamplingParams
-        except ImportError as e:
-            raise ImportError(
-                "backend='vllm' needs the vllm package (pip install vllm; CUDA GPUs only). "
-                "Use backend='transformers' otherwise."
-            ) from e
-        if os.path.isdir(model_path) and not any(Path(model_path).glob("*.safetensors")):
-            raise ValueError(
-                f"{model_path} holds no *.safetensors weights: vLLM cannot serve a randomly initialised "
-                "model; pass a trained checkpoint or use backend='transformers'"
-            )
-        mm = {k: v for k, v in (("min_pixels", min_pixels), ("max_pixels", max_pixels)) if v is not None}
-        self.llm = LLM(
-            model=model_path,
-            dtype=dtype or "auto",
-            seed=seed,
-            limit_mm_per_prompt={"image": max_images},
-            mm_processor_kwargs=mm or None,
-        )
-        self.params = SamplingParams(
-            temperature=temperature if do_sample else 0.0,
-            top_p=top_p if do_sample else 1.0,
-            max_tokens=max_new_tokens,
-            seed=seed if do_sample else None,
-            ignore_eos=ignore_eos,
-        )
-
-    def __call__(self, prompts: list[str], images: list[list[Image.Image]]) -> list[Generation]:
-        inputs = [{"prompt": p, "multi_modal_data": {"image": ims}} for p, ims in zip(prompts, images)]
-        outs = self.llm.generate(inputs, self.params, use_tqdm=False)
-        return [
-            Generation(
-                o.outputs[0].text,
-                len(o.outputs[0].token_ids),
-                "length" if o.outputs[0].finish_reason == "length" else "stop",
-            )
-            for o in outs
-        ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,14 +64,6 @@ def category_of(sample: Sample) -> str:
     """The group a sample is filtered by in reports: its ``category``, else ``meta["continent"]``
     (crossview, geoloc), else ``""``."""
     return sample.category or str(sample.meta.get("continent") or "")
-
-
-def rewards_of(score: dict, task_module) -> dict[str, float | None]:
-    """Each reward's value from a task's score() record (``score["rewards"]`` when the task nests
-    them, else the top-level fields named in ``DEFAULT_REWARDS``)."""
-    if isinstance(score.get("rewards"), dict):
-        return dict(score["rewards"])
-    return {n: score[n] for n in task_module.DEFAULT_REWARDS if n in score}
 
 
 def score_sample(
@@ -219,13 +85,7 @@ def score_sample(
     ``num_tokens`` feeds length-based rewards (crossview), ``image`` an image-based GRES segmenter."""
     task = get_task(sample.task)
     text = completion_text(completion)
-    params = inspect.signature(task.score).parameters
-    kwargs = {}
-    if "num_tokens" in params and num_tokens is not None:
-        kwargs["num_tokens"] = num_tokens
-    if "image" in params and image is not None:
-        kwargs["image"] = image
-    score = task.score(sample, text, frame, **kwargs)
+    score = task.score(sample, text, frame, num_tokens=num_tokens, image=image)
     return {
         "id": sample.id,
         "task": sample.task,
@@ -233,9 +93,9 @@ def score_sample(
         "completion": text,
         "num_tokens": num_tokens,
         "finish_reason": finish_reason,
-        "parsed": score.get(ANSWER_KEY[sample.task]),
+        "parsed": score.get(task.ANSWER_FIELD),
         "reason": score.get("reason", ""),
-        "rewards": rewards_of(score, task),
+        "rewards": dict(score["rewards"]),
         "score": score,
     }
 
@@ -256,7 +116,7 @@ def summarize(records: list[dict]) -> dict:
     (mean of each reward over the samples it applies to), ``n`` and the ten commonest parse-failure
     ``reasons`` with their counts. NaN becomes None."""
     out = {}
-    for name in TASKS:
+    for name in task_names():
         recs = [r for r in records if r["task"] == name]
         if not recs:
             continue
@@ -394,23 +254,8 @@ def _peak_memory_mb(device: str) -> dict:
     return out
 
 
-def _generator(
-    backend: str,
-    model_name_or_path: str,
-    *,
-    checkpoint,
-    device,
-    dtype,
-    max_new_tokens,
-    do_sample,
-    temperature,
-    top_p,
-    seed,
-    ignore_eos,
-    min_pixels,
-    max_pixels,
-    max_images,
-):
+def _generator(backend: str, model_name_or_path: str, decoding: Decoding, *, checkpoint, device, dtype,
+               min_pixels, max_pixels, max_images):
     """``(generate, processor, frame, family)`` for ``backend``; the family's chat template settings
     and the processor make the prompt strings, and the frame is the one the model answers in."""
     from geor1.models import answer_frame, family_of_model, load, load_processor, resolve_model
@@ -418,37 +263,14 @@ def _generator(
     if backend == "vllm":
         base = resolve_model(model_name_or_path)
         processor = load_processor(checkpoint or base, min_pixels=min_pixels, max_pixels=max_pixels)
-        generate = VLLMGenerator(
-            checkpoint or base,
-            max_new_tokens=max_new_tokens,
-            do_sample=do_sample,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-            ignore_eos=ignore_eos,
-            min_pixels=min_pixels,
-            max_pixels=max_pixels,
-            max_images=max_images,
-            dtype=dtype,
-        )
+        generate = VLLMGenerator(checkpoint or base, decoding, min_pixels=min_pixels, max_pixels=max_pixels,
+                                 max_images=max_images, dtype=dtype)
         return (generate, processor, *_vllm_frame_and_family(base, processor))
     model, processor = load(
         model_name_or_path, checkpoint=checkpoint, dtype=dtype, min_pixels=min_pixels, max_pixels=max_pixels
     )
     model.to(device).eval()
-    if do_sample:
-        from transformers import set_seed
-
-        set_seed(seed)
-    generate = TransformersGenerator(
-        model,
-        processor,
-        max_new_tokens=max_new_tokens,
-        do_sample=do_sample,
-        temperature=temperature,
-        top_p=top_p,
-        ignore_eos=ignore_eos,
-    )
+    generate = TransformersGenerator(model, processor, decoding)
     return generate, processor, answer_frame(model, processor), family_of_model(model)
 
 
@@ -516,19 +338,16 @@ def evaluate(
     think, max_new_tokens = resolve_usage(model_name_or_path, checkpoint, sorted({s.task for s in samples}),
                                           think, max_new_tokens)
     out = Path(out_dir)  # created when the model has loaded: a run that never starts leaves nothing
+    decoding = Decoding(max_new_tokens, do_sample=do_sample, temperature=temperature, top_p=top_p, seed=seed,
+                        ignore_eos=ignore_eos)
     settings = {
         "model": str(model_name_or_path),
         "checkpoint": checkpoint,
         "data": str(Path(data_dir).resolve()),
         "think": think,
-        "do_sample": do_sample,
-        "temperature": temperature if do_sample else None,
-        "top_p": top_p if do_sample else None,
-        "seed": seed if do_sample else None,
-        "max_new_tokens": max_new_tokens,
+        **decoding.settings(),
         "min_pixels": min_pixels,
         "max_pixels": max_pixels,
-        "ignore_eos": ignore_eos,
         "segmenter": type(gres.current_segmenter()).__name__,
         "batch_size": batch_size,
         "limit": limit,
@@ -548,28 +367,15 @@ def evaluate(
             )
     done = read_predictions(pred_path)
     todo = [s for s in samples if s.id not in done]
-    todo.sort(key=lambda s: (TASKS.index(s.task), len(s.images)))  # similar prompts batch with less padding
+    todo.sort(key=lambda s: (task_names().index(s.task), len(s.images)))  # similar prompts batch with less padding
 
     frame = frame_from_dict(old["frame"]) if old and old.get("frame") else None
     speed = None
     if todo:
         dev, dt = device_and_dtype(device, dtype)
         generate, processor, frame_now, family = _generator(
-            backend,
-            model_name_or_path,
-            checkpoint=checkpoint,
-            device=dev,
-            dtype=dt,
-            max_new_tokens=max_new_tokens,
-            do_sample=do_sample,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-            ignore_eos=ignore_eos,
-            min_pixels=min_pixels,
-            max_pixels=max_pixels,
-            max_images=max(len(s.images) for s in todo),
-        )
+            backend, model_name_or_path, decoding, checkpoint=checkpoint, device=dev, dtype=dt,
+            min_pixels=min_pixels, max_pixels=max_pixels, max_images=max(len(s.images) for s in todo))
         if frame is not None and frame != frame_now:
             raise ValueError(
                 f"{out}: earlier predictions are in frame {frame}, this model answers in {frame_now}"

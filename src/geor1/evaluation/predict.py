@@ -21,32 +21,17 @@ from PIL import Image
 
 from geor1.data.schema import Sample
 from geor1.evaluation.draw import draw_sample, read_prediction
-from geor1.tasks import TASK_MODULES, get_task
+from geor1.models.generate import add_decoding_arguments
+from geor1.tasks import get_task, task_names
 from geor1.tasks.common import answer_text, think_text
 
 
 def make_sample(
     task: str, images: list[Image.Image], query: str = "", paths: list[str] | None = None
 ) -> Sample:
-    """A schema Sample for one prompt: ``images[0]`` is the query image (its size is the sample's),
-    crossview candidates follow, labelled A, B, …; for ovd ``query`` is the category."""
-    if task not in TASK_MODULES:
-        raise ValueError(f"unknown task {task!r} (known: {', '.join(TASK_MODULES)})")
-    if task in ("rec", "gres", "ovd") and not query.strip():
-        raise ValueError(f"task {task} needs --query (ovd: the category to detect)")
-    if task == "crossview" and len(images) < 2:
-        raise ValueError("crossview needs the query image and at least one candidate (--candidates)")
-    choices = get_task("crossview").letters(len(images) - 1) if task == "crossview" else []
-    return Sample(
-        id="predict",
-        task=task,
-        images=list(paths or [f"image{i}" for i in range(len(images))]),
-        width=images[0].width,
-        height=images[0].height,
-        query=query,
-        category=query.strip() if task == "ovd" else None,
-        choices=choices,
-    )
+    """The Sample one prompt asks about, as the task builds it (``request``): ``images[0]`` is the
+    query image, any candidates follow; errors name the missing flag."""
+    return get_task(task).request(images, query, paths)
 
 
 def render_answer(
@@ -69,6 +54,8 @@ def predict(
     max_new_tokens: int | None = None,
     do_sample: bool = False,
     temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
     min_pixels: int | None = None,
     max_pixels: int | None = None,
     device: str | None = None,
@@ -80,8 +67,11 @@ def predict(
     from geor1.evaluation.evaluate import resolve_usage
 
     think, max_new_tokens = resolve_usage(model_name_or_path, checkpoint, [task], think, max_new_tokens)
-    from geor1.evaluation.evaluate import TransformersGenerator, device_and_dtype
+    from geor1.evaluation.evaluate import device_and_dtype
     from geor1.models import answer_frame, family_of_model, load
+    from geor1.models.generate import Decoding, TransformersGenerator
+
+    decoding = Decoding(max_new_tokens, do_sample=do_sample, temperature=temperature, top_p=top_p, seed=seed)
 
     images = []
     for p in image_paths:
@@ -97,9 +87,7 @@ def predict(
     messages = get_task(task).build_messages(sample, frame, think=think)
     family = family_of_model(model)
     prompt = family.generation_prompt(processor, messages, think=think)
-    generate = TransformersGenerator(
-        model, processor, max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature
-    )
+    generate = TransformersGenerator(model, processor, decoding)
     gen = generate([prompt], [images])[0]
     text = family.completion_prefix(processor, think=think) + gen.text
     picture, prediction, reason = render_answer(sample, images, text, frame)
@@ -116,23 +104,9 @@ def predict(
     }
 
 
-def describe(prediction: dict | None, task: str) -> str:
+def describe(prediction, task: str) -> str:
     """One line saying what the answer was read as (pixels of the original image)."""
-    if prediction is None:
-        return "unreadable"
-    if task in ("rec", "ovd", "gres"):
-        boxes = [[round(float(v), 1) for v in b] for b in prediction["boxes"]]
-        if not boxes:
-            return "no target"
-        return (
-            f"box {boxes[0]} (original pixels)"
-            if task == "rec"
-            else f"{len(boxes)} box(es) {boxes} (original pixels)"
-        )
-    if task == "crossview":
-        return f"candidate {prediction['choice']}"
-    where = f" via {prediction['source']} {prediction['place']}" if prediction.get("place") else ""
-    return f"lat {prediction['lat']:.4f}, lon {prediction['lon']:.4f}{where}"
+    return "unreadable" if prediction is None else get_task(task).describe_answer(prediction)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -140,7 +114,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", default="tiny", help="tiny, tiny-geosynth, a checkpoint folder or a hub id"
     )
     parser.add_argument("--checkpoint", help="trained weights for --model (a folder)")
-    parser.add_argument("--task", required=True, choices=TASK_MODULES)
+    parser.add_argument("--task", required=True, choices=task_names())
     parser.add_argument("--image", required=True, help="the image (crossview: the query image)")
     parser.add_argument(
         "--candidates", nargs="+", default=[], help="crossview: candidate images, labelled A, B, …"
@@ -149,14 +123,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--query", default="", help="the expression (rec, gres), the category (ovd), or a question"
     )
     parser.add_argument("--out", help="PNG to write (default: <image>_<task>_pred.png in the current folder)")
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="default: the checkpoint's own")
+    add_decoding_arguments(parser, max_new_tokens_help="default: the checkpoint's own")
     parser.add_argument("--think", dest="think", action="store_true", default=None,
                         help="ask for <think>…</think><answer>…</answer> (default: as the checkpoint was trained)")
     parser.add_argument("--no-think", dest="think", action="store_false", help="ask for the answer alone")
-    parser.add_argument(
-        "--sample", dest="do_sample", action="store_true", help="sample instead of greedy decoding"
-    )
-    parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--min-pixels", type=int)
     parser.add_argument("--max-pixels", type=int)
     parser.add_argument("--device")
@@ -167,10 +137,6 @@ def run(args: argparse.Namespace) -> int:
     for p in paths:
         if not Path(p).is_file():
             raise FileNotFoundError(f"--image/--candidates: no image at {p}")
-    if args.task in ("rec", "ovd", "gres") and not args.query.strip():
-        raise ValueError(f"--task {args.task} needs --query (the expression, or the category for ovd)")
-    if args.task == "crossview" and not args.candidates:
-        raise ValueError("--task crossview needs --candidates (the aerial images to choose from)")
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
     result = predict(
@@ -183,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         do_sample=args.do_sample,
         temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
         min_pixels=args.min_pixels,
         max_pixels=args.max_pixels,
         device=args.device,

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from geor1.pretrain.corpus import BOX_KINDS, EVAL_SEED, Item, box_categories, make_item, prompt_and_answer
+from geor1.pretrain.corpus import BOX_KINDS, EVAL_SEED, TASK_KINDS, Item, box_categories, make_item, prompt_and_answer
 from geor1.pretrain.probes import family_of_model, grounding_target, object_targets
 
 
@@ -57,7 +57,7 @@ def encode_example(processor, frame, item: Item, *, think: bool, rationale_fn=No
                    categories=None) -> dict:
     """Tokenize one item as prompt + answer, with labels on the answer only, and the targets of the
     probes (box probe: REC only; dense probe: box kinds only, ``categories`` only)."""
-    think = think and item.kind in ("rec", "ovd", "gres", "geoloc") and rationale_fn is not None
+    think = think and item.kind in TASK_KINDS and rationale_fn is not None
     messages, answer, final = prompt_and_answer(item, frame, think=think, rationale_fn=rationale_fn)
     prompt = _family(processor).generation_prompt(processor, messages, think=think)
     enc = processor(text=[prompt + answer + "<|im_end|>"], images=item.images, return_tensors="pt")
@@ -296,25 +296,21 @@ def make_eval_set(n: int, *, size: int, style: str, categories, max_objects: int
 def evaluate_rec(model, processor, frame, eval_set, *, batch: int = 16, think: bool = False,
                  max_new_tokens: int = 48) -> dict:
     """Greedy REC answers to ``eval_set`` scored by the REC task module (its ``aggregate``)."""
+    from geor1.models.generate import Decoding, TransformersGenerator
     from geor1.tasks import rec
 
     family = family_of_model(model)
     was_training = model.training
     model.eval()
-    tok = processor.tokenizer
-    side, tok.padding_side = tok.padding_side, "left"
+    generate = TransformersGenerator(model, processor, Decoding(max_new_tokens))
     scores = []
     try:
         for i in range(0, len(eval_set), batch):
             chunk = eval_set[i:i + batch]
             texts = [family.generation_prompt(processor, rec.build_messages(s, frame, think=think), think=think)
                      for s, _ in chunk]
-            enc = processor(text=texts, images=[im for _, ims in chunk for im in ims], return_tensors="pt",
-                            padding=True).to(model.device)
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
-            for (s, _), o in zip(chunk, out[:, enc["input_ids"].shape[1]:]):
-                scores.append(rec.score(s, tok.decode(o, skip_special_tokens=True), frame))
+            for (s, _), g in zip(chunk, generate(texts, [ims for _, ims in chunk])):
+                scores.append(rec.score(s, g.text, frame))
     finally:
-        tok.padding_side = side
         model.train(was_training)
     return rec.aggregate(scores)

@@ -44,19 +44,11 @@ def shown(metric: str, v) -> str:
 
 
 def _per_sample(task: str, metric: str):
-    """The per-sample value whose mean is ``metric`` (None when the metric is no such mean)."""
-    if task in ("rec", "gres"):
-        if metric in ("acc_at_05", "acc_at_07"):
-            t = 0.5 if metric == "acc_at_05" else 0.7
-            return lambda s: float(s["iou"] > t)
-        if metric in ("mean_iou", "giou"):
-            return lambda s: float(s["iou"])
-    if task == "crossview" and metric == "accuracy":
-        return lambda s: float(bool(s.get("correct")))
-    if task == "geoloc" and metric.startswith("acc_") and metric.endswith("km"):
-        km = float(metric[4:-2])
-        return lambda s: float(s["distance_km"] <= km)
-    return None
+    """The per-sample value whose mean is ``metric`` (the task's ``per_sample``; None when the
+    metric is no such mean)."""
+    from geor1.tasks import get_task
+
+    return get_task(task).per_sample(metric)
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:

@@ -20,10 +20,8 @@ answer always fails.
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
-import io
 import json
 import logging
 import os
@@ -32,44 +30,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from PIL import Image
-
 from geor1.coords import frame_from_dict
 from geor1.data.schema import Dataset, SchemaError, load_dataset
-from geor1.evaluation.draw import (
-    GT_COLOR,
-    PRED_COLOR,
-    basemap,
-    draw_sample,
-    great_circle,
-    load_images,
-    project,
-    read_prediction,
-)
+from geor1.drawing import data_uri
+from geor1.evaluation.draw import draw_sample, load_images, read_prediction
 from geor1.evaluation.evaluate import CONFIG, PREDICTIONS, SUMMARY_JSON, read_predictions, summarize
 from geor1.io import atomic_write
 from geor1.report.compare import deltas, human, shown, shown_delta
 from geor1.report.plots import read_metrics, training_charts
+from geor1.tasks import get_task, task_names
 from geor1.tasks.common import answer_text, think_text
 
 log = logging.getLogger("geor1.report")
 
 METRICS_CSV, COMPLETIONS_CSV = "metrics.csv", "completions.csv"
 REPORT_FILE = "report.html"
-HEADLINE = {
-    "rec": ["acc_at_05", "acc_at_07", "mean_iou"],
-    "ovd": ["map", "ap50"],
-    "gres": ["giou", "ciou"],
-    "crossview": ["accuracy"],
-    "geoloc": ["acc_1km", "acc_25km", "acc_200km", "acc_750km", "acc_2500km", "median_km"],
-}
-FAILURE_RULE = {
-    "rec": "IoU ≤ 0.5",
-    "gres": "IoU ≤ 0.5",
-    "ovd": "reward < 0.5",
-    "crossview": "wrong letter",
-    "geoloc": "error > 25 km",
-}
+
+
+def headline() -> dict[str, list[str]]:
+    """Each task's headline metrics (its ``HEADLINE``), in task order."""
+    return {t: get_task(t).HEADLINE for t in task_names()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,30 +148,13 @@ def read_last_completions(path: str | os.PathLike, limit: int = 12) -> tuple[flo
 
 
 def quality(record: dict) -> float:
-    """The sample's main measure in [0, 1]: IoU (rec, gres), the ovd_map reward (ovd), 1/0 for a
-    right/wrong letter (crossview), the GeoScore reward ``exp(-km / 1492.7)`` (geoloc)."""
-    s, task = record["score"], record["task"]
-    if task in ("rec", "gres"):
-        return float(s["iou"])
-    if task == "ovd":
-        return float(s["ovd_map"])
-    if task == "crossview":
-        return 1.0 if s["correct"] else 0.0
-    return float(s["rewards"]["geo_score"])
+    """The sample's main measure in [0, 1], as its task says (``quality``)."""
+    return get_task(record["task"]).quality(record["score"])
 
 
 def is_failure(record: dict) -> bool:
-    """Whether a sample failed, by the rules of :data:`FAILURE_RULE` (an unreadable answer always does)."""
-    s, task = record["score"], record["task"]
-    if record.get("parsed") is None and not (task == "gres" and s.get("gt_empty") and s.get("pred_empty")):
-        return True
-    if task in ("rec", "gres"):
-        return not s["iou"] > 0.5
-    if task == "ovd":
-        return s["ovd_map"] < 0.5
-    if task == "crossview":
-        return not s["correct"]
-    return s["distance_km"] > 25.0
+    """Whether a sample failed, by its task's rule (``is_failure``; the rule's text is ``FAILURE_RULE``)."""
+    return get_task(record["task"]).is_failure(record["score"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,18 +184,10 @@ def _table(rows: list[tuple], header: tuple) -> str:
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def _data_uri(image: Image.Image, fmt: str = "JPEG") -> str:
-    buf = io.BytesIO()
-    if fmt == "JPEG":
-        image.convert("RGB").save(buf, "JPEG", quality=82)
-    else:
-        image.save(buf, "PNG", optimize=True)
-    return f"data:image/{fmt.lower()};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
-
-
 def headline_table(evals: list[EvalRun]) -> str:
-    tasks = [t for t in HEADLINE if any(t in (e.summary or {}).get("tasks", {}) for e in evals)]
-    cols = [(t, m) for t in tasks for m in HEADLINE[t]]
+    heads = headline()
+    tasks = [t for t in heads if any(t in (e.summary or {}).get("tasks", {}) for e in evals)]
+    cols = [(t, m) for t in tasks for m in heads[t]]
     if not cols:
         return ""
     rows = []
@@ -274,7 +229,7 @@ def comparison_section(evals: list[EvalRun]) -> str:
     tables = []
     for runs in groups.values():
         for later in runs[1:]:
-            rows = deltas(runs[0], later, HEADLINE)
+            rows = deltas(runs[0], later, headline())
             if rows:
                 tables.append(f"<h3>{esc(later.name)} against {esc(runs[0].name)}</h3>" + _table(
                     [(esc(f"{r['task']} {human(r['metric'])}"), esc(shown(r["metric"], r["before"])),
@@ -324,61 +279,12 @@ def eval_section(e: EvalRun, anchor: str) -> str:
     speed = (e.summary or {}).get("speed")
     if speed:
         parts.append("<h3>Speed</h3>" + _table([(esc(k), _fmt(k, v)) for k, v in speed.items()], ("", "")))
-    geo = [r for r in e.records if r["task"] == "geoloc"]
-    if geo:
-        parts.append(
-            f"<h3>Geolocalization: predicted against true positions ({len(geo)} samples)</h3>"
-            + geoloc_map_svg(geo)
-        )
+    for task in tasks:  # a task's own figure over all its samples (geoloc: the world map of errors)
+        figure = getattr(get_task(task), "report_figure", None)
+        recs = [r for r in e.records if r["task"] == task]
+        if figure is not None and recs:
+            parts.append(figure(recs))
     parts.append("</section>")
-    return "".join(parts)
-
-
-def geoloc_map_svg(records: list[dict], width: int = 960) -> str:
-    """An SVG world map: true positions (green), predictions (red) and the great-circle error
-    line between them; hovering a dot names the sample and its error."""
-    height = width // 2
-    parts = [
-        (
-            f'<svg xmlns="http://www.w3.org/2000/svg" class="map" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}">'
-        ),
-        f'<image href="{_data_uri(basemap(width, height), "PNG")}" x="0" y="0" width="{width}" height="{height}"/>',
-    ]
-    dots = []
-    for r in records:
-        s = r["score"]
-        lat, lon = s["gt"]
-        tx, ty = project(lat, lon, width, height)
-        pred = s.get("pred")
-        if pred:
-            for part in great_circle(lat, lon, pred["lat"], pred["lon"]):
-                x, y = project(part[:, 0], part[:, 1], width, height)
-                if len(x) > 1:
-                    pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y))
-                    parts.append(
-                        f'<polyline points="{pts}" fill="none" stroke="rgb{PRED_COLOR}" '
-                        f'stroke-opacity="0.55" stroke-width="1.3"/>'
-                    )
-            px, py = project(pred["lat"], pred["lon"], width, height)
-            dots.append(
-                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="rgb{PRED_COLOR}" stroke="#000" '
-                f'stroke-width="0.6"><title>{esc(r["id"])}: predicted {pred["lat"]:.3f}, {pred["lon"]:.3f} '
-                f"— {s['distance_km']:,.0f} km off</title></circle>"
-            )
-        dots.append(
-            f'<circle cx="{tx:.1f}" cy="{ty:.1f}" r="4" fill="rgb{GT_COLOR}" stroke="#000" stroke-width="0.6">'
-            f"<title>{esc(r['id'])}: true {lat:.3f}, {lon:.3f}"
-            f"{'' if pred else ' — answer unreadable'}</title></circle>"
-        )
-    parts += dots
-    parts.append(
-        f'<g font-size="12"><rect x="8" y="{height - 30}" width="250" height="22" fill="#fff" '
-        f'fill-opacity="0.85"/><circle cx="20" cy="{height - 19}" r="4" fill="rgb{GT_COLOR}"/>'
-        f'<text x="28" y="{height - 15}">true</text><circle cx="70" cy="{height - 19}" r="4" '
-        f'fill="rgb{PRED_COLOR}"/><text x="78" y="{height - 15}">predicted (line: great circle)</text></g>'
-    )
-    parts.append("</svg>")
     return "".join(parts)
 
 
@@ -393,7 +299,7 @@ def _card(e: EvalRun, r: dict, thumb: int, frame) -> str:
         try:
             prediction, _ = read_prediction(sample, r["completion"], frame)
             picture = draw_sample(sample, load_images(e.dataset, sample), prediction, max_side=thumb)
-            img_html = f'<img alt="{esc(r["id"])}" src="{_data_uri(picture)}">'
+            img_html = f'<img alt="{esc(r["id"])}" src="{data_uri(picture)}">'
         except (OSError, SchemaError, ValueError) as err:  # a moved or broken image: say so, keep the card
             img_html = f'<p class="note">image unavailable: {esc(str(err))}</p>'
     settings = (e.summary or {}).get("settings") or e.config
@@ -401,15 +307,7 @@ def _card(e: EvalRun, r: dict, thumb: int, frame) -> str:
                       for k, v in used_rewards(r["rewards"], settings).items())
     think = think_text(r["completion"])
     query = esc(sample.query) if sample is not None and sample.query else ""
-    extra = ""
-    if task == "geoloc":
-        extra = f"error {s['distance_km']:,.1f} km"
-    elif task == "crossview":
-        extra = f"chose {esc(str(s.get('choice')))}, true {esc(str(s.get('answer')))}"
-    elif task in ("rec", "gres"):
-        extra = f"IoU {s['iou']:.3f}"
-    elif task == "ovd":
-        extra = f"{s['n_pred']} predicted / {s['n_gt']} true boxes"
+    extra = esc(get_task(task).describe(s))
     tokens = f" ({r['num_tokens']} tokens, {esc(str(r.get('finish_reason')))})" if r.get("num_tokens") else ""
     return (
         f'<div class="card{" failed" if failed else ""}" data-eval="{esc(e.name)}" data-task="{esc(task)}" '
@@ -453,7 +351,7 @@ def gallery(evals: list[EvalRun], max_samples: int, thumb: int) -> str:
     total = sum(len(e.records) for e in evals)
     return (
         f'<section id="gallery"><h2>Samples</h2><p class="meta">Green: ground truth. Red: prediction. '
-        f"Failures first ({'; '.join(f'{t}: {FAILURE_RULE[t]}' for t in sorted(tasks))}); "
+        f"Failures first ({'; '.join(f'{t}: {get_task(t).FAILURE_RULE}' for t in sorted(tasks))}); "
         f"{shown} of {total} samples.</p>"
         f'<div class="filters"><label>evaluation <select id="f-eval">{options(e.name for e in evals)}</select></label>'
         f'<label>task <select id="f-task">{options(tasks)}</select></label>'

@@ -43,7 +43,7 @@ from geor1.synth.scene import CATEGORIES, Scene, parse_categories
 
 log = logging.getLogger(__name__)
 
-TASK_CODES = {"rec": 1, "ovd": 2, "gres": 3}
+TASK_CODES = {"rec": 1, "ovd": 2, "gres": 3, "counting": 4}
 SOURCE = "geosynth"
 MAX_TRIES = 50
 
@@ -94,6 +94,19 @@ def _sample(task: str, index: int, scene: Scene, style: str, **fields) -> Sample
 
 def _boxes(scene: Scene, ids: list[int]) -> list[list[int]]:
     return [list(scene.objects[i].bbox) for i in ids]
+
+
+def _every_instance(rng, categories, absent_fraction: float, size: int, style: str, max_objects: int | None):
+    """A category (absent from the scene with ``absent_fraction``), a scene and the ids of all its
+    instances, with the meta of a category expression: what OVD and counting ask about."""
+    cats = parse_categories(categories) or CATEGORIES
+    focus = cats[int(rng.integers(len(cats)))]
+    absent = rng.random() < absent_fraction
+    n = None if absent else _count(rng, focus)
+    scene = _scene(rng, focus, n, cats, size, style, max_objects)
+    ids = [o.id for o in scene.objects if o.category == focus]
+    meta = {"scene": scene.graph(), "expression": {"type": "category", "target": target(focus)}, "target_ids": ids}
+    return focus, scene, ids, meta
 
 
 def make_rec(
@@ -147,12 +160,7 @@ def make_ovd(
     absent_fraction: float = 0.2,
 ) -> tuple[Sample, list[Image.Image]]:
     """One OVD sample: a category query and the boxes of all its instances (none when it is absent)."""
-    cats = parse_categories(categories) or CATEGORIES
-    focus = cats[int(rng.integers(len(cats)))]
-    absent = rng.random() < absent_fraction
-    n = None if absent else _count(rng, focus)
-    scene = _scene(rng, focus, n, cats, size, style, max_objects)
-    ids = [o.id for o in scene.objects if o.category == focus]
+    focus, scene, ids, meta = _every_instance(rng, categories, absent_fraction, size, style, max_objects)
     sample = _sample(
         "ovd",
         index,
@@ -162,11 +170,7 @@ def make_ovd(
         category=focus,
         boxes=_boxes(scene, ids),
         labels=[focus] * len(ids),
-        meta={
-            "scene": scene.graph(),
-            "expression": {"type": "category", "target": target(focus)},
-            "target_ids": ids,
-        },
+        meta=meta,
     )
     return sample, [scene.image]
 
@@ -227,7 +231,28 @@ def make_gres(
     raise RuntimeError(f"no GRES sample after {MAX_TRIES} scenes (categories {cats})")
 
 
-BUILDERS = {"rec": make_rec, "ovd": make_ovd, "gres": make_gres}
+def make_counting(
+    rng,
+    *,
+    size: int = REF_SIZE,
+    style: str = "A",
+    categories=None,
+    index: int = 0,
+    max_objects: int | None = None,
+    zero_fraction: float = 0.1,
+) -> tuple[Sample, list[Image.Image]]:
+    """One counting sample: "how many <category> are in this image?", the count in ``answer`` and
+    the boxes of every instance (the scene graph is the truth)."""
+    from geor1.synth.scene import PLURAL
+
+    focus, scene, ids, meta = _every_instance(rng, categories, zero_fraction, size, style, max_objects)
+    sample = _sample("counting", index, scene, style, query=f"How many {PLURAL[focus]} are in this image?",
+                     category=focus, boxes=_boxes(scene, ids), labels=[focus] * len(ids), answer=str(len(ids)),
+                     meta=meta)
+    return sample, [scene.image]
+
+
+BUILDERS = {"rec": make_rec, "ovd": make_ovd, "gres": make_gres, "counting": make_counting}
 
 
 def make_sample(
@@ -330,3 +355,7 @@ def write_ovd(out_dir, n: int, seed: int, size: int = REF_SIZE, style: str = "A"
 
 def write_gres(out_dir, n: int, seed: int, size: int = REF_SIZE, style: str = "A", **options) -> int:
     return write_task("gres", out_dir, n, seed, size, style, **options)
+
+
+def write_counting(out_dir, n: int, seed: int, size: int = REF_SIZE, style: str = "A", **options) -> int:
+    return write_task("counting", out_dir, n, seed, size, style, **options)

@@ -5,8 +5,9 @@
   geor1 synth crossview --n 500 --seed 0 --out data/cv [--k 4] [--hard-fraction 0.5]
   geor1 synth contact-sheet --out docs/images/geosynth_contact_sheet.png [--n 4]
 
-Tasks rec, ovd and gres are aerial scenes (geor1.synth.builders); crossview and geoloc come from the
-planet and its ground panoramas (geor1.synth.crossview). The same arguments give byte-identical output.
+Each task's builder and the options it takes are in geor1.synth.registry: rec, ovd, gres and counting
+are aerial scenes (geor1.synth.builders); crossview and geoloc come from the planet and its ground
+panoramas (geor1.synth.crossview). The same arguments give byte-identical output.
 Categories: names (``storage_tank`` or "storage tank"), ``seen`` or ``held-out``.
 """
 
@@ -16,31 +17,14 @@ import argparse
 import logging
 import time
 
+from geor1.synth.registry import BUILDERS, OPTIONS, write
 from geor1.synth.scene import CATEGORIES, parse_categories
 
 log = logging.getLogger(__name__)
 
-AERIAL_TASKS = ("rec", "ovd", "gres")
-PLANET_TASKS = ("crossview", "geoloc")
-# option name on the command line -> keyword for the builder, and which tasks take it
-TASK_OPTIONS = {
-    "unique_fraction": ("rec",),
-    "absent_fraction": ("ovd",),
-    "multi_fraction": ("gres",),
-    "no_target_fraction": ("gres",),
-    "max_objects": AERIAL_TASKS,
-    "workers": AERIAL_TASKS,
-    "k": ("crossview",),
-    "hard_fraction": ("crossview",),
-    "hard_radius_km": ("crossview",),
-    "easy_min_km": ("crossview",),
-    "reverse": ("crossview",),
-    "view": ("geoloc",),
-}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("task", choices=[*AERIAL_TASKS, *PLANET_TASKS, "contact-sheet"])
+    parser.add_argument("task", choices=[*BUILDERS, "contact-sheet"])
     parser.add_argument("--out", required=True, help="dataset folder (contact-sheet: the PNG to write)")
     parser.add_argument("--n", type=int, help="number of samples (contact-sheet: tiles per task, default 4)")
     parser.add_argument(
@@ -55,44 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"limit scenes to these categories, or 'seen' / 'held-out' (known: {', '.join(CATEGORIES)})",
     )
     parser.add_argument("--split", default="", help="value of the samples' split field")
-    parser.add_argument("--max-objects", type=int, help="cap on objects per scene (rec, ovd, gres)")
-    parser.add_argument("--unique-fraction", type=float, help="rec: share of targets alone in their category")
-    parser.add_argument("--absent-fraction", type=float, help="ovd: share of queries for an absent category")
-    parser.add_argument("--multi-fraction", type=float, help="gres: share of multi-target expressions")
-    parser.add_argument("--no-target-fraction", type=float, help="gres: share of expressions with no target")
-    parser.add_argument("--k", type=int, help="crossview: number of candidates")
-    parser.add_argument("--hard-fraction", type=float, help="crossview: share of hard negatives")
-    parser.add_argument("--hard-radius-km", type=float, help="crossview: hard negatives lie within this distance")
-    parser.add_argument("--easy-min-km", type=float, help="crossview: easy negatives lie at least this far")
-    parser.add_argument("--reverse", action="store_const", const=True,
-                        help="crossview: one aerial query, ground candidates")
-    parser.add_argument("--view", choices=["ground", "aerial"], help="geoloc: which image the model sees")
-    parser.add_argument("--workers", type=int, help="rec, ovd, gres: processes making samples (same bytes)")
-    parser.add_argument("--tasks", nargs="+", help="contact-sheet: tasks to show (default: all five)")
-
-
-def write(
-    task: str,
-    out_dir,
-    n: int,
-    seed: int,
-    size: int = 448,
-    style: str = "A",
-    *,
-    categories=None,
-    split: str = "",
-    **options,
-) -> int:
-    """Write a ``task`` dataset; ``options`` are builder options (None values are left out)."""
-    options = {k: v for k, v in options.items() if v is not None}
-    if task in PLANET_TASKS:
-        from geor1.synth import crossview  # another module's builders, imported only when asked for
-
-        fn = crossview.write_crossview if task == "crossview" else crossview.write_geoloc
-        return fn(out_dir, n, seed, size, style, **options)
-    from geor1.synth.builders import write_task
-
-    return write_task(task, out_dir, n, seed, size, style, categories=categories, split=split, **options)
+    for name, (kind, text, choices) in OPTIONS.items():
+        takers = ", ".join(t for t, b in BUILDERS.items() if name in b.options)
+        flag = "--" + name.replace("_", "-")
+        if kind is bool:
+            parser.add_argument(flag, action="store_const", const=True, help=f"{takers}: {text}")
+        else:
+            parser.add_argument(flag, type=kind, choices=choices, help=f"{takers}: {text}")
+    parser.add_argument("--tasks", nargs="+", help="contact-sheet: tasks to show (default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,35 +60,22 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.n is None or args.n < 1:
         raise SystemExit("geor1 synth: --n N (a positive number of samples) is required")
-    options = {}
-    for name, tasks in TASK_OPTIONS.items():
-        value = getattr(args, name)
-        if value is not None and args.task not in tasks:
+    builder = BUILDERS[args.task]
+    options = {name: getattr(args, name) for name in OPTIONS}
+    for name, value in options.items():
+        if value is not None and name not in builder.options:
             raise SystemExit(f"geor1 synth: --{name.replace('_', '-')} does not apply to {args.task}")
-        options[name] = value
     categories = None
     if args.categories:
-        if args.task in PLANET_TASKS:
+        if not builder.aerial:
             raise SystemExit(f"geor1 synth: --categories does not apply to {args.task}")
         try:
             categories = parse_categories(args.categories)
         except ValueError as e:
             raise SystemExit(f"geor1 synth: {e}") from None
     start = time.perf_counter()
-    if args.task in PLANET_TASKS:
-        count = write(args.task, args.out, args.n, args.seed, args.size, args.style, **options)
-    else:
-        count = write(
-            args.task,
-            args.out,
-            args.n,
-            args.seed,
-            args.size,
-            args.style,
-            categories=categories,
-            split=args.split,
-            **options,
-        )
+    count = write(args.task, args.out, args.n, args.seed, args.size, args.style, categories=categories,
+                  split=args.split, **options)
     seconds = time.perf_counter() - start
     print(
         f"wrote {count} {args.task} samples to {args.out} in {seconds:.1f} s "

@@ -14,7 +14,6 @@ clockwise from north (up), lengths on the ground are metres.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,22 +37,6 @@ HELD_OUT = ("basketball court", "baseball diamond", "harbor", "wind turbine", "s
 CATEGORIES = SEEN + HELD_OUT
 
 PLURAL = {c: c + "s" for c in CATEGORIES}
-
-# 3 x 3 grid of absolute positions: name -> (row, column); rows top to bottom, columns left to right.
-GRID_REGIONS = {
-    "upper left": (0, 0),
-    "top": (0, 1),
-    "upper right": (0, 2),
-    "left": (1, 0),
-    "center": (1, 1),
-    "right": (1, 2),
-    "lower left": (2, 0),
-    "bottom": (2, 1),
-    "lower right": (2, 2),
-}
-# Halves of the image: name -> (axis, side); axis 0 is x, 1 is y; side 0 is the low-coordinate half.
-HALF_REGIONS = {"left half": (0, 0), "right half": (0, 1), "top half": (1, 0), "bottom half": (1, 1)}
-REGIONS = (*GRID_REGIONS, *HALF_REGIONS)
 
 # Axis classes of an object's long axis, centred on 0, 45, 90 and 135 degrees from north.
 AXES = ("north-south", "northeast-southwest", "east-west", "northwest-southeast")
@@ -96,52 +79,6 @@ def axis_margin(orientation_deg: float) -> float:
     """Degrees between the axis and the nearest class boundary (22.5 when dead on a class centre)."""
     a = (orientation_deg % 180.0 + 22.5) % 45.0
     return min(a, 45.0 - a)
-
-
-def grid_region(cx: float, cy: float, width: int, height: int) -> str:
-    """The 3 x 3 grid region (a key of :data:`GRID_REGIONS`) holding the point (cx, cy)."""
-    col = min(2, max(0, int(3 * cx // width)))
-    row = min(2, max(0, int(3 * cy // height)))
-    return next(name for name, rc in GRID_REGIONS.items() if rc == (row, col))
-
-
-def in_region(region: str, cx: float, cy: float, width: int, height: int) -> bool:
-    """Whether the point (cx, cy) lies in ``region`` (a grid region or a half)."""
-    if region in GRID_REGIONS:
-        return grid_region(cx, cy, width, height) == region
-    axis, side = HALF_REGIONS[region]
-    v, extent = (cx, width) if axis == 0 else (cy, height)
-    return (v >= extent / 2) == bool(side)
-
-
-def region_rect(region: str, width: int, height: int) -> tuple[float, float, float, float]:
-    """The rectangle ``(x0, y0, x1, y1)`` in pixels covered by ``region``."""
-    if region in GRID_REGIONS:
-        row, col = GRID_REGIONS[region]
-        return col * width / 3, row * height / 3, (col + 1) * width / 3, (row + 1) * height / 3
-    axis, side = HALF_REGIONS[region]
-    if axis == 0:
-        return side * width / 2, 0.0, (side + 1) * width / 2, float(height)
-    return 0.0, side * height / 2, float(width), (side + 1) * height / 2
-
-
-def region_margin(region: str, cx: float, cy: float, width: int, height: int) -> float:
-    """Pixels between (cx, cy) and the boundary of ``region`` inside the image (image borders do not count):
-    small values mean that whether the point is in the region is hard to judge by eye."""
-    x0, y0, x1, y1 = region_rect(region, width, height)
-    if x0 <= cx < x1 and y0 <= cy < y1:
-        edges = [
-            d
-            for d, border in (
-                (cx - x0, x0 == 0),
-                (x1 - cx, x1 == width),
-                (cy - y0, y0 == 0),
-                (y1 - cy, y1 == height),
-            )
-            if not border
-        ]
-        return min(edges) if edges else float("inf")
-    return math.hypot(max(x0 - cx, 0.0, cx - x1), max(y0 - cy, 0.0, cy - y1))
 
 
 @dataclass

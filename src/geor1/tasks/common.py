@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from geor1.data.schema import Sample
+
 log = logging.getLogger("geor1.rewards")
 
 THINK_ANSWER_INSTRUCTION = (
@@ -154,3 +156,15 @@ def register_reward(name: str) -> Callable[[RewardFn], RewardFn]:
         REWARDS[name] = fn
         return fn
     return deco
+
+
+def request_sample(task: str, images: list, paths: list[str] | None = None, **fields) -> Sample:
+    """The schema Sample ``geor1 predict`` asks about: ``images[0]`` is the query image (its size
+    is the sample's), any others follow in order; ``fields`` fill the rest (query, choices, ...)."""
+    return Sample(id="predict", task=task, images=list(paths or [f"image{i}" for i in range(len(images))]),
+                  width=images[0].width, height=images[0].height, **fields)
+
+
+def rounded(values, digits: int = 1) -> list[float]:
+    """Numbers rounded for people (a box in pixels: ``[40.0, 20.5, ...]``)."""
+    return [round(float(v), digits) for v in values]

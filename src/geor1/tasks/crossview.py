@@ -47,12 +47,19 @@ from geor1.tasks.common import (
     has_format,
     log_reason,
     register_reward,
+    request_sample,
 )
+from geor1.tasks.rationale import RationaleError, buildings, centre_street, compass, streets, trees, water, words
 
 TASK = "crossview"
+ORDER = 40
 # The public Geo-R1 (VLM-R1) configuration; swap mcq_accuracy for distance_credit to give partial credit.
 DEFAULT_REWARDS = ["format", "mcq_accuracy", "cosine_length", "repetition_penalty"]
 MAIN_REWARD = "mcq_accuracy"  # the one that says whether an answer is right (the data engine's verifier)
+ENGINE_THRESHOLD = 1.0
+HEADLINE = ["accuracy"]
+FAILURE_RULE = "wrong letter"
+ANSWER_FIELD = "choice"
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 COSINE_MAX_LEN = 1024  # tokens; Geo-R1's public config
@@ -396,7 +403,13 @@ def time_credit_reward(completions: list, solution: list, task: list | None = No
 # ---------------------------------------------------------------------------------------------
 # Evaluation
 
-def score(sample: Sample, completion: Any, frame: Any = None, *, num_tokens: int | None = None) -> dict:
+def parse(text: str, sample: Sample, frame: Any = None) -> Parsed:
+    """The chosen candidate's letter."""
+    return parse_answer(text, sample.choices)
+
+
+def score(sample: Sample, completion: Any, frame: Any = None, *, num_tokens: int | None = None,
+          image: Any = None) -> dict:
     """Per-sample record: the chosen letter (or the reason it could not be read), whether it is
     right, the km between the chosen and the true candidate, the completion length in tokens
     (``num_tokens`` when the caller counted them, else :func:`count_tokens`), and every reward."""
@@ -450,3 +463,141 @@ def aggregate(scores: list[dict]) -> dict[str, float]:
         for g, hits in sorted(groups.items()):
             out[f"accuracy_{g}"] = float(np.mean(hits))
     return out
+
+
+def per_sample(metric: str):
+    return (lambda s: float(bool(s["correct"]))) if metric == "accuracy" else None
+
+
+def quality(score: dict) -> float:
+    return 1.0 if score["correct"] else 0.0
+
+
+def is_failure(score: dict) -> bool:
+    return not score["correct"]
+
+
+def describe(score: dict) -> str:
+    return f"chose {score.get('choice')}, true {score.get('answer')}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing and asking
+
+def describe_answer(letter) -> str:
+    return f"candidate {letter}"
+
+
+def draw(sample: Sample, images: list, letter=None, *, truth: bool = True, max_side: int | None = None):
+    """The query and the candidates in a row, the true one framed green, a wrong choice red."""
+    from geor1.drawing import candidate_strip
+
+    k = max(len(images) - 1, 1)
+    wide = images[0].width > 1.5 * images[0].height  # a panorama: across the top, candidates below
+    height = min(160, (max_side or 160 * k) // k) if wide else min(max_side or 160, 160)
+    return candidate_strip(images, sample.choices, answer=sample.answer if truth else None, chosen=letter,
+                           height=height, query_above=wide)
+
+
+def caption(sample: Sample) -> str:
+    """The sample in words, for contact sheets."""
+    return f"answer {sample.answer}: {sample.query}"
+
+def request(images: list, query: str = "", paths: list[str] | None = None) -> Sample:
+    if len(images) < 2:
+        raise ValueError("--task crossview needs --candidates (the images to choose from)")
+    return request_sample(TASK, images, paths, query=query, choices=letters(len(images) - 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# The programmatic teacher: what each view shows
+
+def _road_diff(a: dict, b: dict) -> float:
+    """Degrees between two street grids (grids repeat every 90 degrees)."""
+    d = (a["camera_street_bearing_deg"] - b["camera_street_bearing_deg"]) % 90.0
+    return min(d, 90.0 - d)
+
+
+def _street_diff(a: dict, b: dict) -> float:
+    """Degrees between the streets the two cameras stand on (a street's direction repeats every 180)."""
+    d = (a["camera_street_bearing_deg"] - b["camera_street_bearing_deg"]) % 180.0
+    return min(d, 180.0 - d)
+
+
+
+def _ratio(diff: float, threshold: float) -> float:
+    return diff / threshold
+
+
+def _presence(a: bool, b: bool) -> float:
+    return math.inf if a != b else 0.0
+
+
+# Cues in the order a viewer rules candidates out (coarse to fine): (name, how different, what the
+# candidate shows). "How different" is the difference over what is clearly visible: >= 1 is a clear
+# difference, 0 none (categorical cues: 0 or infinity).
+CROSSVIEW_CUES = (
+    ("biome", lambda q, c: math.inf if q["biome"] != c["biome"] else 0.0,
+     lambda c: f"{words(c['biome'])} land"),
+    ("architecture", lambda q, c: math.inf if q["architecture"] != c["architecture"] else 0.0,
+     lambda c: f"{words(c['architecture'])} architecture"),
+    ("road layout", lambda q, c: _ratio(_road_diff(q, c), 4.0), streets),
+    ("street at the centre", lambda q, c: _ratio(_street_diff(q, c), 4.0), centre_street),
+    ("water", lambda q, c: _presence(q["water_share"] > 0.02, c["water_share"] > 0.02)
+     or _ratio(abs(q["water_share"] - c["water_share"]), 0.1), water),
+    ("building count", lambda q, c: _ratio(abs(q["n_buildings"] - c["n_buildings"]),
+                                           max(3.0, 0.3 * max(q["n_buildings"], c["n_buildings"]))),
+     lambda c: f"{c['n_buildings']} buildings"),
+    ("building heights", lambda q, c: max(_ratio(abs(q["mean_height_m"] - c["mean_height_m"]), 3.0),
+                                          _ratio(abs(q["max_height_m"] - c["max_height_m"]), 6.0)),
+     lambda c: f"buildings about {c['mean_height_m']:g} m tall (up to {c['max_height_m']:g} m)"),
+    ("density", lambda q, c: _ratio(abs(q["urban_density"] - c["urban_density"]), 0.25),
+     lambda c: "densely built" if c["urban_density"] >= 0.5 else "loosely built"),
+    ("roofs", lambda q, c: _ratio(abs(q["pitched_roof_share"] - c["pitched_roof_share"]), 0.35),
+     lambda c: f"{round(100 * c['pitched_roof_share'])}% pitched roofs"),
+    ("trees", lambda q, c: _ratio(abs(q["n_trees"] - c["n_trees"]), max(5.0, 0.3 * max(q["n_trees"], c["n_trees"]))),
+     trees),
+    ("snow", lambda q, c: math.inf if q["snow"] != c["snow"] else 0.0, lambda c: "snow" if c["snow"] else "no snow"),
+)
+# Without one clear difference, a candidate is still ruled out by at least two half-clear ones
+# adding up to one and a half clear ones ("close, but fewer and lower buildings").
+HALF_CLEAR, ON_BALANCE = 0.5, 1.5
+
+
+def rationale(sample: Sample, frame: Any = None) -> str:
+    """The query's road layout, buildings, trees, water and shadows; each candidate compared on
+    those cues, wrong ones ruled out by the first cue that clearly differs; the match chosen."""
+    try:
+        evidence = sample.meta["evidence"]
+        q, cands = evidence["query"], evidence["candidates"]
+    except (KeyError, TypeError):
+        raise RationaleError(f"sample {sample.id!r} has no GeoSynth evidence (meta['evidence'])") from None
+    if len(cands) != len(sample.choices):
+        raise RationaleError(f"{len(cands)} candidate evidence records for {len(sample.choices)} choices")
+    query_view = sample.meta.get("query_view", "ground")
+    what = "The panorama" if query_view == "ground" else "The aerial image"
+    sun_az, sun_el = q["sun_azimuth_deg"], q["sun_elevation_deg"]
+    shows = (f"{what} shows {words(q['architecture'])} architecture in {words(q['biome'])} land, "
+             f"{streets(q)}, {centre_street(q)}, {buildings(q)}, {trees(q)}, {water(q)}")
+    sun = f"The sun is {sun_el:g} degrees high in the {compass(sun_az)}, so shadows point {compass(sun_az + 180)}."
+    steps = [shows + (", snow." if q["snow"] else "."), sun]
+    matches = []
+    for letter, c in zip(sample.choices, cands):
+        ratios = [(name, how(q, c), says) for name, how, says in CROSSVIEW_CUES]
+        clear = [(name, says) for name, r, says in ratios if r >= 1.0]
+        some = [(name, r, says) for name, r, says in ratios if HALF_CLEAR <= r < 1.0]
+        if clear:
+            name, says = clear[0]
+            steps.append(f"{letter}: {says(c)}; the {name} differs, so not {letter}.")
+        elif len(some) >= 2 and sum(r for _, r, _ in some) >= ON_BALANCE:
+            shown = "; ".join(says(c) for _, _, says in some[:3])
+            names = " and ".join(name for name, _, _ in some[:3])
+            steps.append(f"{letter}: close, but {shown}; the {names} are a little off, so not {letter}.")
+        else:
+            matches.append(letter)
+            steps.append(f"{letter}: {streets(c)}, {centre_street(c)}, {buildings(c)}, {trees(c)}, "
+                         f"{water(c)}: it matches.")
+    if matches != [sample.answer]:
+        raise RationaleError(f"the evidence matches candidates {matches}, the answer is {sample.answer}")
+    steps.append(f"So the answer is {sample.answer}.")
+    return " ".join(steps)

@@ -50,12 +50,19 @@ from geor1.tasks.common import (
     has_format,
     log_reason,
     register_reward,
+    request_sample,
 )
 from geor1.tasks.parsing import MAX_ANSWER_CHARS
+from geor1.tasks.rationale import RationaleError, buildings, compass, words
 
 TASK = "geoloc"
+ORDER = 50
 DEFAULT_REWARDS = ["format", "geo_score"]
 MAIN_REWARD = "geo_score"
+ENGINE_THRESHOLD = 0.5
+HEADLINE = ["acc_1km", "acc_25km", "acc_200km", "acc_750km", "acc_2500km", "median_km"]
+FAILURE_RULE = "error > 25 km"
+ANSWER_FIELD = "pred"
 
 GEOSCORE_SCALE_KM = 1492.7  # GeoGuessr: points = 5000 · exp(-d / 1492.7 km)
 GEOSCORE_MAX = 5000.0
@@ -351,7 +358,15 @@ def geo_distance_reward(completions: list, solution: list, task: list | None = N
 # ---------------------------------------------------------------------------------------------
 # Evaluation
 
-def score(sample: Sample, completion: Any, frame: Any = None) -> dict:
+def parse(text: str, sample: Sample | None = None, frame: Any = None) -> Parsed:
+    """The position answered, as a dict: ``lat``, ``lon``, ``source`` (coordinates, city or
+    country) and ``place``."""
+    parsed = parse_answer(text)
+    return Parsed(parsed.value.to_dict()) if parsed.ok else parsed
+
+
+def score(sample: Sample, completion: Any, frame: Any = None, *, num_tokens: int | None = None,
+          image: Any = None) -> dict:
     """Per-sample record: the parsed position (or the reason it was rejected), the great-circle
     error in km — an unreadable answer counts as the worst guess, half the Earth's circumference
     (20015 km) — the GeoGuessr points, and each reward."""
@@ -383,3 +398,155 @@ def aggregate(scores: list[dict]) -> dict[str, float]:
                                                  for s in scores])),
                 "format_rate": float(np.mean([s["format_ok"] for s in scores]))})
     return out
+
+
+def per_sample(metric: str):
+    """``acc_<t>km``: within t km."""
+    if metric.startswith("acc_") and metric.endswith("km"):
+        km = float(metric[4:-2])
+        return lambda s: float(s["distance_km"] <= km)
+    return None
+
+
+def quality(score: dict) -> float:
+    return float(score["rewards"]["geo_score"])
+
+
+def is_failure(score: dict) -> bool:
+    return score["pred"] is None or score["distance_km"] > 25.0
+
+
+def describe(score: dict) -> str:
+    return f"error {score['distance_km']:,.1f} km"
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing and asking
+
+def describe_answer(pos: dict) -> str:
+    where = f" via {pos['source']} {pos['place']}" if pos.get("place") else ""
+    return f"lat {pos['lat']:.4f}, lon {pos['lon']:.4f}{where}"
+
+
+def draw(sample: Sample, images: list, pos=None, *, truth: bool = True, max_side: int | None = None):
+    """The photo above a world map with the true (green) and answered (red) positions."""
+    from PIL import Image
+
+    from geor1.drawing import shrink, world_map
+
+    (base,), _ = shrink(images[:1], max_side)
+    gt = sample.gps[0] if truth and sample.gps else None
+    pred = [pos["lat"], pos["lon"]] if pos else None
+    map_w = max(base.width, 240)
+    world = world_map([gt], [pred], width=map_w, height=map_w // 2)
+    out = Image.new("RGB", (map_w, base.height + world.height + 4), (255, 255, 255))
+    out.paste(base, ((map_w - base.width) // 2, 0))
+    out.paste(world, (0, base.height + 4))
+    return out
+
+
+def caption(sample: Sample) -> str:
+    """The sample in words, for contact sheets."""
+    lat, lon = sample.gps[0]
+    return f"GPS {lat:.3f}, {lon:.3f}. {sample.query}"
+
+def request(images: list, query: str = "", paths: list[str] | None = None) -> Sample:
+    return request_sample(TASK, images[:1], paths[:1] if paths else None, query=query)
+
+
+def report_figure(records: list[dict], width: int = 960) -> str:
+    """For the HTML report: an SVG world map of an evaluation's samples, true positions (green),
+    answers (red) and the great-circle error line between them; hovering a dot names the sample and
+    its error."""
+    from html import escape as esc
+
+    from geor1.drawing import GT_COLOR, PRED_COLOR, basemap, data_uri, great_circle, project
+
+    height = width // 2
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="map" viewBox="0 0 {width} {height}" '
+            f'width="{width}" height="{height}">'
+        ),
+        f'<image href="{data_uri(basemap(width, height), "PNG")}" x="0" y="0" width="{width}" height="{height}"/>',
+    ]
+    dots = []
+    for r in records:
+        s = r["score"]
+        lat, lon = s["gt"]
+        tx, ty = project(lat, lon, width, height)
+        pred = s.get("pred")
+        if pred:
+            for part in great_circle(lat, lon, pred["lat"], pred["lon"]):
+                x, y = project(part[:, 0], part[:, 1], width, height)
+                if len(x) > 1:
+                    pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y))
+                    parts.append(
+                        f'<polyline points="{pts}" fill="none" stroke="rgb{PRED_COLOR}" '
+                        f'stroke-opacity="0.55" stroke-width="1.3"/>'
+                    )
+            px, py = project(pred["lat"], pred["lon"], width, height)
+            dots.append(
+                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="rgb{PRED_COLOR}" stroke="#000" '
+                f'stroke-width="0.6"><title>{esc(r["id"])}: predicted {pred["lat"]:.3f}, {pred["lon"]:.3f} '
+                f"— {s['distance_km']:,.0f} km off</title></circle>"
+            )
+        dots.append(
+            f'<circle cx="{tx:.1f}" cy="{ty:.1f}" r="4" fill="rgb{GT_COLOR}" stroke="#000" stroke-width="0.6">'
+            f"<title>{esc(r['id'])}: true {lat:.3f}, {lon:.3f}"
+            f"{'' if pred else ' — answer unreadable'}</title></circle>"
+        )
+    parts += dots
+    parts.append(
+        f'<g font-size="12"><rect x="8" y="{height - 30}" width="250" height="22" fill="#fff" '
+        f'fill-opacity="0.85"/><circle cx="20" cy="{height - 19}" r="4" fill="rgb{GT_COLOR}"/>'
+        f'<text x="28" y="{height - 15}">true</text><circle cx="70" cy="{height - 19}" r="4" '
+        f'fill="rgb{PRED_COLOR}"/><text x="78" y="{height - 15}">predicted (line: great circle)</text></g>'
+    )
+    parts.append("</svg>")
+    return (f"<h3>Geolocalization: predicted against true positions ({len(records)} samples)</h3>"
+            + "".join(parts))
+
+
+# ---------------------------------------------------------------------------------------------
+# The programmatic teacher: biome, sun, architecture -> region
+
+TROPIC_DEG = 23.44
+
+
+def _sun_clue(e: dict, lat: float) -> str:
+    """What the sun says. The hemisphere claim is made only when it is true of this place: beyond
+    the tropics the sun stands towards the equator around midday (local solar time 10-14 h)."""
+    az, el = e["sun_azimuth_deg"], e["sun_elevation_deg"]
+    hours = e.get("local_solar_time")
+    when = f" at about {hours} local solar time" if hours else ""
+    s = f"The sun is {el:g} degrees high in the {compass(az)}{when}, shadows point {compass(az + 180)}"
+    midday = hours is not None and 10 <= int(hours.split(":")[0]) < 14
+    sun_south = 90 < az % 360 < 270
+    if midday and lat > TROPIC_DEG and sun_south:
+        return s + ": the midday sun in the south means north of the tropics."
+    if midday and lat < -TROPIC_DEG and not sun_south:
+        return s + ": the midday sun in the north means south of the tropics."
+    if midday and abs(lat) <= TROPIC_DEG and el >= 60:
+        return s + ": so high a midday sun means the tropics."
+    return s + "."
+
+
+def rationale(sample: Sample, frame: Any = None) -> str:
+    """Ground cover and season -> climate; the sun -> hemisphere; architecture -> continent;
+    street grid and density -> the city; then the position."""
+    meta = sample.meta
+    missing = [k for k in ("evidence", "continent", "climate_band", "city", "country", "city_km") if k not in meta]
+    if missing:
+        raise RationaleError(f"sample {sample.id!r} lacks GeoSynth geoloc meta {missing}")
+    e, continent, band, city, country = (meta[k] for k in ("evidence", "continent", "climate_band", "city", "country"))
+    lat, lon = sample.gps[0]
+    foliage = {"leaf": "trees in leaf", "autumn": "autumn leaves", "bare": "bare trees"}.get(e["foliage"], e["foliage"])
+    ground = f"Ground: {words(e['biome'])}, {foliage}{', snow' if e['snow'] else ''}: a {band} climate."
+    built = f"Buildings: {words(e['architecture'])} architecture, {buildings(e)}: this looks like {continent}."
+    town = "a dense town" if e["urban_density"] >= 0.5 else "the edge of a town"
+    a, b = e["road_bearings_deg"]
+    streets = f"Streets run on a grid at {a:g} and {b:g} degrees; {town}, so near a city: {city}, {country}."
+    where = (f"This spot is about {meta['city_km']:g} km from the centre of {city}, at about "
+             f"{abs(lat):.2f} {'N' if lat >= 0 else 'S'}, {abs(lon):.2f} {'E' if lon >= 0 else 'W'}.")
+    return " ".join([ground, _sun_clue(e, lat), built, streets, where])

@@ -57,6 +57,8 @@ from geor1.tasks.common import (
     format_reward,
     log_reason,
     register_reward,
+    request_sample,
+    rounded,
     single_image_messages,
 )
 from geor1.tasks.parsing import (
@@ -66,10 +68,17 @@ from geor1.tasks.parsing import (
     parse_objects,
     point_in_frame,
 )
+from geor1.tasks.rationale import RationaleError, read_expression
 from geor1.tasks.segmenter import BoxFillSegmenter, Segmenter, get_segmenter
 
 TASK = "gres"
+ORDER = 30
 DEFAULT_REWARDS = ["format", "gres_iou"]
+MAIN_REWARD = "gres_iou"
+ENGINE_THRESHOLD = 0.5
+HEADLINE = ["giou", "ciou"]
+FAILURE_RULE = "IoU ≤ 0.5"
+ANSWER_FIELD = "boxes"
 
 PROMPT_TEMPLATE = (
     "Please carefully check the image and answer: {query}. Based on your answer, detect all relevant objects in "
@@ -272,10 +281,16 @@ def gres_iou_reward(completions: list, solution: list, task: list | None = None,
 # ---------------------------------------------------------------------------------------------
 # Evaluation
 
-def score(sample: Sample, completion: Any, frame: str | Frame, *, image: Any = None) -> dict:
+def parse(text: str, sample: Sample, frame: str | Frame) -> Parsed:
+    """The answer's objects in original pixels: ``{"boxes": (K, 4), "points": [(P_k, 2), ...]}``."""
+    return parse_answer(text, frame, sample.width, sample.height)
+
+
+def score(sample: Sample, completion: Any, frame: str | Frame, *, num_tokens: int | None = None,
+          image: Any = None) -> dict:
     """Per-sample record: ``boxes`` (parsed, original pixels, or None when unreadable), ``reason``,
-    ``iou``, ``intersection``/``union`` (pixels), ``pred_empty``, ``gt_empty``, ``category`` and each
-    default reward's value. ``image`` is needed only by an image-based segmenter (SAM 2)."""
+    ``iou``, ``intersection``/``union`` (pixels), ``pred_empty``, ``gt_empty``, ``category`` and
+    ``rewards``. ``image`` is needed only by an image-based segmenter (SAM 2)."""
     text = completion_text(completion)
     m = _measure(text, json.loads(solution(sample, frame)), _segmenter, image)
     parsed = m["parsed"]
@@ -283,7 +298,7 @@ def score(sample: Sample, completion: Any, frame: str | Frame, *, image: Any = N
             "boxes": parsed.value["boxes"].tolist() if parsed.ok else None, "reason": m["reason"],
             "iou": m["iou"], "intersection": m["intersection"], "union": m["union"],
             "pred_empty": m["pred_empty"], "gt_empty": m["gt_empty"],
-            "format": format_reward([text])[0], "gres_iou": m["iou"]}
+            "rewards": {"format": format_reward([text])[0], "gres_iou": m["iou"]}}
 
 
 def aggregate(scores: list[dict]) -> dict[str, float]:
@@ -304,3 +319,80 @@ def aggregate(scores: list[dict]) -> dict[str, float]:
         if with_target else nan,
         "parse_rate": float(np.mean([s["boxes"] is not None for s in scores])) if n else nan,
     }
+
+
+def per_sample(metric: str):
+    """gIoU is the mean of the per-sample IoU; cIoU is no such mean."""
+    return (lambda s: float(s["iou"])) if metric == "giou" else None
+
+
+def quality(score: dict) -> float:
+    return float(score["iou"])
+
+
+def is_failure(score: dict) -> bool:
+    """Unreadable, or IoU ≤ 0.5 (a correct "no target" has IoU 1)."""
+    return score["boxes"] is None or not score["iou"] > 0.5
+
+
+def describe(score: dict) -> str:
+    return f"IoU {score['iou']:.3f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing and asking
+
+def describe_answer(objects) -> str:
+    boxes = objects["boxes"]
+    return f"{len(boxes)} object(s) {[rounded(b) for b in boxes]} (original pixels)" if len(boxes) else "no target"
+
+
+def draw(sample: Sample, images: list, objects=None, *, truth: bool = True, max_side: int | None = None):
+    """The target mask tinted green; the answer's masks (through the current segmenter) tinted red,
+    with their boxes and keypoints."""
+    from geor1 import drawing
+
+    (base,), s = drawing.shrink(images[:1], max_side)
+    if truth and sample.boxes:
+        base = drawing.overlay_mask(base, drawing.mask_at(target_mask(sample), base.size), drawing.GT_COLOR, 0.35)
+    if objects is not None and len(objects["boxes"]):
+        seg = current_segmenter()
+        masks = seg.segment(objects["boxes"], objects["points"], sample.width, sample.height,
+                            image=images[0] if seg.needs_image else None)
+        base = drawing.overlay_mask(base, drawing.mask_at(masks.any(axis=0), base.size), drawing.PRED_COLOR, 0.35)
+        base = drawing.draw_boxes(base, np.asarray(objects["boxes"]) * s, drawing.PRED_COLOR,
+                                  width=drawing.line_width(*base.size))
+        points = [p for p in objects["points"] if len(p)]
+        if points:
+            base = drawing.draw_points(base, np.concatenate(points) * s)
+    return base
+
+
+def caption(sample: Sample) -> str:
+    """The sample in words, for contact sheets."""
+    n = len(sample.boxes)
+    return f"[{'no' if n == 0 else n} target{'s' if n != 1 else ''}] {sample.query}"
+
+def request(images: list, query: str = "", paths: list[str] | None = None) -> Sample:
+    if not query.strip():
+        raise ValueError("--task gres needs --query (the referring expression)")
+    return request_sample(TASK, images, paths, query=query)
+
+
+# ---------------------------------------------------------------------------------------------
+# The programmatic teacher
+
+def rationale(sample: Sample, frame: Frame) -> str:
+    """As REC, ending in all matching objects (several, one or none)."""
+    scene, targets, steps, found = read_expression(sample, frame)
+    if sorted(o["id"] for o in found) != sorted(o["id"] for o in targets):
+        raise RationaleError(f"the expression resolves to {[o['id'] for o in found]}, "
+                             f"the sample's targets are {sample.meta.get('target_ids')}")
+    if not found:
+        steps.append("Nothing in the image matches, so the answer is None.")
+    elif len(found) == 1:
+        steps.append(f"One target: the {found[0]['attributes']['colour']} {found[0]['category']} at "
+                     f"{scene.box(found[0])}.")
+    else:  # in the order the answer lists them
+        steps.append(f"{len(targets)} targets: " + ", ".join(scene.box(o) for o in targets) + ".")
+    return " ".join(steps)

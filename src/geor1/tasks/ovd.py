@@ -54,12 +54,21 @@ from geor1.tasks.common import (
     format_reward,
     log_reason,
     register_reward,
+    request_sample,
+    rounded,
     single_image_messages,
 )
 from geor1.tasks.parsing import box_in_frame, compose_prompt, objects_to_pixels, parse_objects
+from geor1.tasks.rationale import RationaleError, Scene, count_phrase, expression, scene_targets
 
 TASK = "ovd"
+ORDER = 20
 DEFAULT_REWARDS = ["format", "ovd_map"]
+MAIN_REWARD = "ovd_map"
+ENGINE_THRESHOLD = 0.5
+HEADLINE = ["map", "ap50"]
+FAILURE_RULE = "reward < 0.5"
+ANSWER_FIELD = "boxes"
 
 PROMPT_TEMPLATE = (
     "Please carefully check the image and detect the following objects: {category}. "
@@ -173,10 +182,16 @@ def ovd_map_reward(completions: list, solution: list, task: list | None = None, 
 # ---------------------------------------------------------------------------------------------
 # Evaluation
 
-def score(sample: Sample, completion: Any, frame: str | Frame) -> dict:
+def parse(text: str, sample: Sample, frame: str | Frame) -> Parsed:
+    """The answer's boxes in original pixels, ``(K, 4)`` (K = 0: "None")."""
+    return parse_answer(text, frame, sample.width, sample.height)
+
+
+def score(sample: Sample, completion: Any, frame: str | Frame, *, num_tokens: int | None = None,
+          image: Any = None) -> dict:
     """Per-sample record: ``boxes`` (parsed, original pixels, or None when unreadable), ``reason``,
     ``gt_boxes``, ``category``, ``width``/``height``, ``n_pred``/``n_gt``, the sample's ``map`` (NaN
-    without ground truth) and each default reward's value."""
+    without ground truth) and ``rewards``."""
     text = completion_text(completion)
     parsed = parse_answer(text, frame, sample.width, sample.height)
     gt = np.asarray(sample.boxes, dtype=np.float64).reshape(-1, 4)
@@ -187,8 +202,8 @@ def score(sample: Sample, completion: Any, frame: str | Frame) -> dict:
     return {"id": sample.id, "task": TASK, "category": _category(sample), "width": sample.width,
             "height": sample.height, "boxes": None if pred is None else pred.tolist(), "reason": parsed.reason,
             "gt_boxes": gt.tolist(), "n_pred": 0 if pred is None else len(pred), "n_gt": len(gt),
-            "map": sample_map, "format": format_reward([text])[0],
-            "ovd_map": float(map_rewards([pred], [gt])[0])}
+            "map": sample_map, "rewards": {"format": format_reward([text])[0],
+                                            "ovd_map": float(map_rewards([pred], [gt])[0])}}
 
 
 def _xywh(b) -> list[float]:
@@ -233,7 +248,7 @@ def aggregate(scores: list[dict]) -> dict[str, float]:
     out: dict[str, float] = {"n": float(len(scores))}
     if not scores:
         return out
-    out["mean_reward"] = float(np.mean([s["ovd_map"] for s in scores]))
+    out["mean_reward"] = float(np.mean([s["rewards"]["ovd_map"] for s in scores]))
     out["parse_rate"] = float(np.mean([s["boxes"] is not None for s in scores]))
     with_gt = sorted({s["category"] for s in scores if s["gt_boxes"]})
     ev, cat_id = coco_evaluate(scores)
@@ -253,3 +268,69 @@ def aggregate(scores: list[dict]) -> dict[str, float]:
             p = p[p > -1]
             out[name] = float(p.mean()) if p.size else float("nan")
     return out
+
+
+def per_sample(metric: str):
+    """COCO AP is not a mean over samples; the mean reward is."""
+    return (lambda s: float(s["rewards"]["ovd_map"])) if metric == "mean_reward" else None
+
+
+def quality(score: dict) -> float:
+    return float(score["rewards"]["ovd_map"])
+
+
+def is_failure(score: dict) -> bool:
+    return score["boxes"] is None or score["rewards"]["ovd_map"] < 0.5
+
+
+def describe(score: dict) -> str:
+    return f"{score['n_pred']} predicted / {score['n_gt']} true boxes"
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing and asking
+
+def describe_answer(boxes) -> str:
+    return f"{len(boxes)} box(es) {[rounded(b) for b in boxes]} (original pixels)" if len(boxes) else "no target"
+
+
+def draw(sample: Sample, images: list, boxes=None, *, truth: bool = True, max_side: int | None = None):
+    """The image, every true box of the category (green) and the answer's (red)."""
+    from geor1.drawing import boxes_picture
+
+    return boxes_picture(images, sample.boxes if truth else None, boxes, max_side=max_side)
+
+
+def caption(sample: Sample) -> str:
+    """The sample in words, for contact sheets."""
+    return f"detect: {sample.query} ({f'{len(sample.boxes)} found' if sample.boxes else 'absent'})"
+
+def request(images: list, query: str = "", paths: list[str] | None = None) -> Sample:
+    if not query.strip():
+        raise ValueError("--task ovd needs --query (the category to detect)")
+    return request_sample(TASK, images, paths, query=query, category=query.strip())
+
+
+# ---------------------------------------------------------------------------------------------
+# The programmatic teacher
+
+def rationale(sample: Sample, frame: Frame) -> str:
+    """The category, its look-alikes present in the scene, every instance, the count."""
+    from geor1.synth.scene import PLURAL
+
+    scene = Scene(sample, frame)
+    targets = scene_targets(sample, scene)
+    cat = sample.category or expression(sample)["target"]["category"]
+    everything = [o for o in scene.graph["objects"] if o["category"] == cat]
+    if sorted(o["id"] for o in everything) != sorted(o["id"] for o in targets):
+        raise RationaleError(f"meta['target_ids'] are not all the {PLURAL[cat]} of the scene")
+    others = {c: n for c, n in scene.graph.get("counts", {}).items() if c != cat and n}
+    steps = [f"I look for every {cat}."]
+    if others:
+        steps.append("The scene also has " + ", ".join(count_phrase(n, c) for c, n in others.items())
+                     + f", which are not {PLURAL[cat]}.")
+    if not targets:
+        steps.append(f"There is no {cat}, so the answer is None.")
+    else:  # in the order the answer lists them
+        steps.append(f"I find {count_phrase(len(targets), cat)}: " + ", ".join(scene.box(o) for o in targets) + ".")
+    return " ".join(steps)

@@ -44,12 +44,21 @@ from geor1.tasks.common import (
     format_reward,
     log_reason,
     register_reward,
+    request_sample,
+    rounded,
     single_image_messages,
 )
 from geor1.tasks.parsing import box_in_frame, compose_prompt, objects_to_pixels, parse_objects
+from geor1.tasks.rationale import RationaleError, read_expression
 
 TASK = "rec"
+ORDER = 10
 DEFAULT_REWARDS = ["format", "rec_iou"]
+MAIN_REWARD = "rec_iou"
+ENGINE_THRESHOLD = 0.5
+HEADLINE = ["acc_at_05", "acc_at_07", "mean_iou"]
+FAILURE_RULE = "IoU ≤ 0.5"
+ANSWER_FIELD = "box"
 ACC_THRESHOLDS = (0.5, 0.7)
 JSON_INSTRUCTION = "Output the final answer in JSON format."
 
@@ -153,10 +162,15 @@ def rec_iou_reward(completions: list, solution: list, task: list | None = None, 
 # ---------------------------------------------------------------------------------------------
 # Evaluation
 
-def score(sample: Sample, completion: Any, frame: str | Frame) -> dict:
+def parse(text: str, sample: Sample, frame: str | Frame) -> Parsed:
+    """The answer's box in original pixels (clipped, corners ordered)."""
+    return parse_answer(text, frame, sample.width, sample.height)
+
+
+def score(sample: Sample, completion: Any, frame: str | Frame, *, num_tokens: int | None = None,
+          image: Any = None) -> dict:
     """Per-sample record: ``box`` (parsed, original pixels, or None), ``reason``, ``iou``,
-    ``intersection``/``union`` (square pixels), ``is_unique``, ``category`` and each default
-    reward's value."""
+    ``intersection``/``union`` (square pixels), ``is_unique``, ``category`` and ``rewards``."""
     text = completion_text(completion)
     sol = json.loads(solution(sample, frame))
     parsed = parse_answer(text, frame, sample.width, sample.height)
@@ -164,7 +178,7 @@ def score(sample: Sample, completion: Any, frame: str | Frame) -> dict:
     return {"id": sample.id, "task": TASK, "category": sample.category, "is_unique": sample.is_unique,
             "box": parsed.value if parsed.ok else None, "reason": parsed.reason,
             "iou": float(iou[0]), "intersection": float(inter[0]), "union": float(union[0]),
-            "format": format_reward([text])[0], "rec_iou": float(iou[0])}
+            "rewards": {"format": format_reward([text])[0], "rec_iou": float(iou[0])}}
 
 
 def aggregate(scores: list[dict]) -> dict[str, float]:
@@ -185,3 +199,62 @@ def aggregate(scores: list[dict]) -> dict[str, float]:
     out["cum_iou"] = sum(s["intersection"] for s in scores) / union if union > 0 else float("nan")
     out["parse_rate"] = float(np.mean([s["box"] is not None for s in scores])) if scores else float("nan")
     return out
+
+
+def per_sample(metric: str):
+    """The per-sample value whose mean is ``metric`` (Acc@t, mean IoU), else None."""
+    for t in ACC_THRESHOLDS:
+        if metric == f"acc_at_{str(t).replace('0.', '0')}":
+            return lambda s, t=t: float(is_correct(s["iou"], t))
+    return (lambda s: float(s["iou"])) if metric == "mean_iou" else None
+
+
+def quality(score: dict) -> float:
+    return float(score["iou"])
+
+
+def is_failure(score: dict) -> bool:
+    return score["box"] is None or not is_correct(score["iou"], 0.5)
+
+
+def describe(score: dict) -> str:
+    return f"IoU {score['iou']:.3f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing and asking
+
+def describe_answer(box) -> str:
+    return f"box {rounded(box)} (original pixels)"
+
+
+def draw(sample: Sample, images: list, box=None, *, truth: bool = True, max_side: int | None = None):
+    """The image, the referred object's box (green) and the answer's (red)."""
+    from geor1.drawing import boxes_picture
+
+    return boxes_picture(images, sample.boxes[:1] if truth else None, None if box is None else [box],
+                         max_side=max_side)
+
+
+def caption(sample: Sample) -> str:
+    """The sample in words, for contact sheets."""
+    return f"[{'unique' if sample.is_unique else 'not unique'}] {sample.query}"
+
+def request(images: list, query: str = "", paths: list[str] | None = None) -> Sample:
+    if not query.strip():
+        raise ValueError("--task rec needs --query (the referring expression)")
+    return request_sample(TASK, images, paths, query=query)
+
+
+# ---------------------------------------------------------------------------------------------
+# The programmatic teacher
+
+def rationale(sample: Sample, frame: Frame) -> str:
+    """category -> attributes -> relation / position / order / size -> candidates -> choice."""
+    scene, targets, steps, found = read_expression(sample, frame)
+    if [o["id"] for o in found] != [o["id"] for o in targets] or len(targets) != 1:
+        raise RationaleError(f"the expression resolves to {[o['id'] for o in found]}, "
+                             f"the sample's target is {sample.meta.get('target_ids')}")
+    t = targets[0]
+    steps.append(f"The target is the {t['attributes']['colour']} {t['category']} at {scene.box(t)}.")
+    return " ".join(steps)
