@@ -207,3 +207,45 @@ def test_initial_weights_are_written_once(tmp_path):
     assert weights.read_bytes() == before
     assert second.config._name_or_path == str(tmp_path / "initial")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["initial"]
+
+
+@pytest.mark.slow
+def test_a_resumed_run_continues_from_the_checkpoint_weights(tmp_path, monkeypatch):
+    """Resuming restores the checkpoint's weights, not only its step and optimizer: the first
+    generation of a resumed run sees exactly the weights of the checkpoint. (transformers' Trainer
+    loads the saved keys raw, but save_pretrained writes Qwen-VL weights under the original
+    checkpoint names, so on its own it restored nothing.) A run whose checkpoint holds all its
+    steps trains no further one."""
+    from safetensors.torch import load_file
+
+    from geor1.train.dapo import GeoGRPOTrainer
+    from geor1.train.run import train
+
+    data = make_rec_dataset(tmp_path / "data")
+    out = tmp_path / "run"
+    d = json.loads(json.dumps(TINY_GRPO))
+    d["data"] = {"train": [str(data)]}
+    d["trainer"].update(output_dir=str(out), save_steps=2)
+    train(recipe_from_dict(d))
+    saved = load_file(out / "checkpoint-2" / "model.safetensors")
+
+    seen = []
+    real = GeoGRPOTrainer._generate_and_score_completions
+
+    def spy(self, inputs):
+        if not seen:
+            seen.append({k: v.detach().clone() for k, v in self.model.state_dict().items()})
+        return real(self, inputs)
+
+    monkeypatch.setattr(GeoGRPOTrainer, "_generate_and_score_completions", spy)
+    d["trainer"]["max_steps"] = 3
+    assert train(recipe_from_dict(d)).state.global_step == 3
+    from geor1.models import load
+
+    reference, _ = load(str(out / "checkpoint-2"))  # the checkpoint read by from_pretrained: internal names
+    want = reference.state_dict()
+    assert seen and seen[0].keys() == want.keys() and all(torch.equal(seen[0][k], want[k]) for k in want)
+    assert len(saved) > 0
+
+    monkeypatch.setattr(GeoGRPOTrainer, "_generate_and_score_completions", real)
+    assert train(recipe_from_dict(d)).state.global_step == 3  # all 3 steps done: nothing more is trained

@@ -100,6 +100,27 @@ def _record_usage(config, recipe: Recipe, train_ds, args) -> None:
     record_usage(config, think=recipe.data.think, tasks=tasks, max_new_tokens=tokens)
 
 
+def _checkpoint_step(ckpt: str) -> int:
+    import json
+
+    return int(json.loads((Path(ckpt) / "trainer_state.json").read_text())["global_step"])
+
+
+def _restore_weights(trainer, ckpt: str) -> None:
+    """Load a checkpoint's weights the way ``from_pretrained`` does. transformers' Trainer restores
+    them with ``load_state_dict`` on the saved keys, but ``save_pretrained`` writes Qwen-VL weights
+    under the original checkpoint names (``visual.*``, ``model.*``): every key was "unexpected", so
+    a resumed run went on from its initial weights with the checkpoint's optimizer. LoRA adapters
+    and DeepSpeed checkpoints are restored by the Trainer itself."""
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if trainer.is_deepspeed_enabled or getattr(model, "peft_config", None) or not list(Path(ckpt).glob("*.safetensors")):
+        return
+    loaded = type(model).from_pretrained(ckpt, dtype=next(model.parameters()).dtype)
+    model.load_state_dict(loaded.state_dict(), strict=True)
+    del loaded
+    trainer._load_from_checkpoint = lambda *args, **kwargs: None  # the weights are in; skip the raw reload
+
+
 def train(recipe: Recipe, *, resume: bool = True):
     """Train ``recipe``; resumes from the last complete checkpoint in its output_dir when ``resume``.
     Returns the TRL trainer (its ``state`` holds the step count and log history)."""
@@ -162,7 +183,14 @@ def train(recipe: Recipe, *, resume: bool = True):
     ckpt = last_complete_checkpoint(out) if resume else None
     if ckpt:
         log.info("resuming from %s", ckpt)
-    trainer.train(resume_from_checkpoint=ckpt)
+        _restore_weights(trainer, ckpt)
+    if ckpt and 0 < args.max_steps <= _checkpoint_step(ckpt):
+        from transformers import TrainerState
+
+        log.info("%s already holds all %d steps", ckpt, args.max_steps)  # Trainer would train one more
+        trainer.state = TrainerState.load_from_json(str(Path(ckpt) / "trainer_state.json"))
+    else:
+        trainer.train(resume_from_checkpoint=ckpt)
     _record_usage(trainer.model.config, recipe, train_ds, args)
     final = out / "final"
     trainer.save_model(str(final))
