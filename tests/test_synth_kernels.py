@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from geor1.synth import kernels
-from geor1.synth.aerial import CATEGORY_SPECS, _Planner, _surface_rule
+from geor1.synth.aerial import CATEGORY_SPECS
+from geor1.synth.aerial.planner import _Planner, _surface_rule
 
 P = _Planner
 f32 = st.floats(-60, 320, width=32)

@@ -7,19 +7,10 @@ import numpy as np
 import pytest
 
 from geor1.synth import CATEGORIES, HELD_OUT, SEEN, make_scene, parse_categories
-from geor1.synth.aerial import (
-    CATEGORY_SPECS,
-    GROUND,
-    GROUND_LABELS,
-    STYLES,
-    _Canvas,
-    _ground_use,
-    _is_cover,
-    _Planner,
-    plan_scene,
-    render,
-    scene_from_plan,
-)
+from geor1.synth.aerial import CATEGORY_SPECS, GROUND, GROUND_LABELS, STYLES, plan_scene, render, scene_from_plan
+from geor1.synth.aerial.planner import _Planner
+from geor1.synth.aerial.raster import _Canvas
+from geor1.synth.aerial.styles import _ground_use, _is_cover
 from geor1.synth.expressions import grid_region, in_region, region_margin
 from geor1.synth.scene import axis_class, axis_margin, canonical_category
 
