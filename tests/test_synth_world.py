@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geor1.synth import ground, world
+from geor1.synth.ground.cover import _shadow_mask as shadow_mask
+from geor1.synth.ground.cover import _sun_vector as sun_vector
 
 UTC = timezone.utc
 
@@ -278,13 +280,13 @@ def test_shadow_direction_follows_the_sun(town):
     cols = np.arange(256)[None, :]
 
     def shadow_centre_x(cond):
-        m = ground._shadow_mask(town, cond, ground.TILE_EXTENT_M, 256)
+        m = shadow_mask(town, cond, ground.TILE_EXTENT_M, 256)
         return float((m * cols).sum() / m.sum())
 
     assert shadow_centre_x(morning) < shadow_centre_x(evening)  # shadows fall west in the morning
     # hand check: sun due east at 45° elevation throws a shadow as long as the height, due west
     cond = ground.Conditions(45.0, 90.0, 20.0, False, "leaf")
-    assert ground._sun_vector(cond) == pytest.approx((-1.0, 0.0), abs=1e-9)
+    assert sun_vector(cond) == pytest.approx((-1.0, 0.0), abs=1e-9)
 
 
 def test_views_have_the_documented_sizes_and_are_deterministic(town):
