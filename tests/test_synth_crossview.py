@@ -225,6 +225,15 @@ def test_bad_seed_or_count_is_refused(tmp_path):
 
 
 def test_contact_sheet(tmp_path):
-    path = cv.write_contact_sheet(tmp_path / "sheet.png", seed=0, n=2, size=48)
+    """Cross-view samples on the one contact sheet: query across the top, candidates below, and the
+    caption naming the place and each distractor's kind and distance."""
+    from geor1.synth.contact_sheet import write_contact_sheet
+
+    path = write_contact_sheet(tmp_path / "sheet.png", tasks=["crossview"], n=2, size=48, tile=200)
     sheet = Image.open(path)
-    assert sheet.width > 5 * 48 and sheet.height > 2 * 48
+    assert sheet.width > 2 * 200 and sheet.height > 100
+    s, _ = cv.make_crossview_sample(0, size=48)
+    from geor1.tasks import crossview
+
+    text = crossview.caption(s)
+    assert text.startswith(f"answer {s.answer} ({s.meta['city']}, ") and " km" in text

@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         else:
             parser.add_argument(flag, type=kind, choices=choices, help=f"{takers}: {text}")
     parser.add_argument("--tasks", nargs="+", help="contact-sheet: tasks to show (default: all)")
+    parser.add_argument("--tile", type=int, default=300, help="contact-sheet: pixels per tile (default %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if args.task == "contact-sheet":
         from geor1.synth.contact_sheet import write_contact_sheet
 
-        path = write_contact_sheet(args.out, tasks=args.tasks, n=args.n or 4, seed=args.seed, size=args.size)
+        path = write_contact_sheet(args.out, tasks=args.tasks, n=args.n or 4, seed=args.seed, size=args.size,
+                                   tile=args.tile)
         print(f"wrote {path}")
         return 0
     if args.n is None or args.n < 1:

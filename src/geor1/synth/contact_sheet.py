@@ -31,25 +31,25 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _tile(ds: Dataset, sample: Sample, font) -> Image.Image:
+def _tile(ds: Dataset, sample: Sample, font, tile: int = TILE) -> Image.Image:
     """The sample as its task draws it (ground truth only), shrunk to the tile, its caption below."""
     from geor1.evaluation.draw import draw_sample, load_images
     from geor1.tasks import get_task
 
-    img = draw_sample(sample, load_images(ds, sample), None, truth=True, max_side=TILE)
-    if img.width > TILE:
-        img = img.resize((TILE, max(1, round(img.height * TILE / img.width))), Image.LANCZOS)
+    img = draw_sample(sample, load_images(ds, sample), None, truth=True, max_side=tile)
+    if img.width > tile:
+        img = img.resize((tile, max(1, round(img.height * tile / img.width))), Image.LANCZOS)
     style = sample.source.rsplit("-", 1)[-1] if sample.source.startswith("geosynth-") else sample.source
     line_h = font.size + 3 if hasattr(font, "size") else 14
     text = f"[{style}] {get_task(sample.task).caption(sample)}"
-    lines = textwrap.wrap(text, width=int(TILE / (0.52 * (line_h - 3))))[:CAPTION_LINES]
-    image_h = max(TILE, img.height) if img.height == img.width else img.height
-    tile = Image.new("RGB", (TILE, image_h + CAPTION_LINES * line_h + 6), (20, 20, 20))
-    tile.paste(img, ((TILE - img.width) // 2, (image_h - img.height) // 2))
-    draw = ImageDraw.Draw(tile)
+    lines = textwrap.wrap(text, width=int(tile / (0.52 * (line_h - 3))))[:CAPTION_LINES]
+    image_h = max(tile, img.height) if img.height == img.width else img.height
+    out = Image.new("RGB", (tile, image_h + CAPTION_LINES * line_h + 6), (20, 20, 20))
+    out.paste(img, ((tile - img.width) // 2, (image_h - img.height) // 2))
+    draw = ImageDraw.Draw(out)
     for i, line in enumerate(lines):
         draw.text((4, image_h + 3 + i * line_h), line, fill=(235, 235, 235), font=font)
-    return tile
+    return out
 
 
 def _datasets(task: str, n: int, seed: int, size: int, root: Path) -> list[tuple[Dataset, Sample]]:
@@ -66,7 +66,7 @@ def _datasets(task: str, n: int, seed: int, size: int, root: Path) -> list[tuple
     return out
 
 
-def write_contact_sheet(path, *, tasks=None, n: int = 4, seed: int = 0, size: int = 448) -> Path:
+def write_contact_sheet(path, *, tasks=None, n: int = 4, seed: int = 0, size: int = 448, tile: int = TILE) -> Path:
     """Write a PNG with ``n`` samples of each task (rows); returns its path. Tasks whose builder is not
     installed are skipped with a warning."""
     from geor1.synth.registry import BUILDERS
@@ -87,20 +87,20 @@ def write_contact_sheet(path, *, tasks=None, n: int = 4, seed: int = 0, size: in
                 # another module's builder failed: show the rest of the sheet, say loudly what is missing
                 log.exception("contact sheet: the %s builder failed; its row is left out", task)
                 continue
-            rows.append((task, [_tile(ds, s, font) for ds, s in items]))
+            rows.append((task, [_tile(ds, s, font, tile) for ds, s in items]))
     if not rows:
         raise ValueError(f"nothing to draw for tasks {tasks}")
     label_w, gap = 130, 6
-    width = label_w + max(len(t) for _, t in rows) * (TILE + gap)
+    width = label_w + max(len(t) for _, t in rows) * (tile + gap)
     height = sum(max(t.height for t in tiles) + gap for _, tiles in rows)
     sheet = Image.new("RGB", (width, height), (0, 0, 0))
     draw = ImageDraw.Draw(sheet)
     big = _font(18)
     y = 0
     for task, tiles in rows:
-        draw.text((8, y + TILE // 2 - 10), task.upper(), fill=(255, 255, 255), font=big)
+        draw.text((8, y + 10), task.upper(), fill=(255, 255, 255), font=big)
         for i, t in enumerate(tiles):
-            sheet.paste(t, (label_w + i * (TILE + gap), y))
+            sheet.paste(t, (label_w + i * (tile + gap), y))
         y += max(t.height for t in tiles) + gap
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

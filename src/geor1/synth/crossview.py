@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import math
 import string
-import sys
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from geor1.data.schema import Sample, write_dataset
 from geor1.geo import destination, haversine_km
@@ -426,75 +425,3 @@ def write_geoloc(out_dir, n: int, seed: int, size: int = 256, style: str = "A", 
         samples.append(sample)
     write_dataset(out, samples)
     return n
-
-
-# ----------------------------------------------------------------------------------------------
-# contact sheet
-
-
-def contact_sheet(samples: list[tuple[Sample, list[Image.Image]]], thumb: int = 160) -> Image.Image:
-    """One row per crossview sample: the query, then its candidates with their letters and
-    distances to the truth; the true candidate framed in green."""
-    font = ImageFont.load_default(size=13)
-    pad, caption = 8, 20
-    rows = []
-    for sample, images in samples:
-        q = images[0]
-        q = q.resize((round(q.width * thumb / q.height), thumb), Image.Resampling.BILINEAR)
-        cands = [
-            im.resize((round(im.width * thumb / im.height), thumb), Image.Resampling.BILINEAR)
-            for im in images[1:]
-        ]
-        width = pad + q.width + pad + sum(c.width + pad for c in cands)
-        row = Image.new("RGB", (width, thumb + 2 * caption + pad), "white")
-        draw = ImageDraw.Draw(row)
-        m = sample.meta
-        draw.text(
-            (pad, 2),
-            f"{m['city']}, {m['country']} · {m['continent']} · {m['biome']} · query "
-            f"({m['query_view']}) {sample.times[0]}",
-            fill="black",
-            font=font,
-        )
-        row.paste(q, (pad, caption))
-        x = pad + q.width + pad
-        for letter, c, km, kind in zip(sample.choices, cands, m["candidate_km"], m["candidate_kind"]):
-            row.paste(c, (x, caption))
-            true = letter == sample.answer
-            if true:
-                draw.rectangle(
-                    [x - 3, caption - 3, x + c.width + 2, caption + thumb + 2], outline=(0, 170, 0), width=4
-                )
-            label = f"{letter}: " + (
-                "TRUE" if true else f"{kind}, {km:.1f} km" if km < 100 else f"{kind}, {km:.0f} km"
-            )
-            draw.text((x, caption + thumb + 3), label, fill=(0, 130, 0) if true else "black", font=font)
-            x += c.width + pad
-        rows.append(row)
-    sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows)), "white")
-    y = 0
-    for r in rows:
-        sheet.paste(r, (0, y))
-        y += r.height
-    return sheet
-
-
-def write_contact_sheet(path, seed: int = 0, n: int = 3, size: int = 256) -> Path:
-    """Render ``n`` crossview samples (style A, then B for the last) and save their contact sheet."""
-    samples = [
-        make_crossview_sample(
-            sample_rng(seed, "crossview", i),
-            size=size,
-            style="B" if i == n - 1 and n > 1 else "A",
-            sample_id=f"crossview-{i:06d}",
-        )
-        for i in range(n)
-    ]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    contact_sheet(samples).save(path, format="PNG", optimize=True)
-    return path
-
-
-if __name__ == "__main__":  # python -m geor1.synth.crossview [PATH]: the contact sheet in the docs
-    print(write_contact_sheet(sys.argv[1] if len(sys.argv) > 1 else "docs/images/geosynth_crossview.png"))

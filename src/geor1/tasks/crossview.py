@@ -500,8 +500,13 @@ def draw(sample: Sample, images: list, letter=None, *, truth: bool = True, max_s
 
 
 def caption(sample: Sample) -> str:
-    """The sample in words, for contact sheets."""
-    return f"answer {sample.answer}: {sample.query}"
+    """The sample in words, for contact sheets: the answer, and for GeoSynth samples the place and
+    each distractor's kind and distance from the truth."""
+    m = sample.meta
+    where = f" ({m['city']}, {m['country']} · {words(m['biome'])})" if {"city", "country", "biome"} <= set(m) else ""
+    others = [f"{c} {kind} {km:,.1f} km" for c, kind, km in zip(sample.choices, m.get("candidate_kind", []),
+                                                               m.get("candidate_km", [])) if c != sample.answer]
+    return f"answer {sample.answer}{where}" + (f"; {', '.join(others)}" if others else f": {sample.query}")
 
 def request(images: list, query: str = "", paths: list[str] | None = None) -> Sample:
     if len(images) < 2:
