@@ -30,7 +30,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from geor1.data.schema import Sample, write_dataset
-from geor1.synth.aerial import REF_SIZE, TYPICAL_COUNT, as_rng, make_scene
+from geor1.synth.aerial import CATEGORY_SPECS, REF_SIZE, as_rng, make_scene
 from geor1.synth.expressions import (
     describe,
     multi_target_expression,
@@ -62,7 +62,7 @@ def encode_mask(mask: np.ndarray) -> dict:
 
 def _count(rng: np.random.Generator, category: str, *, at_least: int = 1) -> int:
     """How many objects of ``category`` to ask a scene for: its typical range, at least ``at_least``."""
-    lo, hi = TYPICAL_COUNT[category]
+    lo, hi = CATEGORY_SPECS[category].typical_count
     return int(rng.integers(max(lo, at_least), max(hi, at_least) + 1))
 
 

@@ -28,20 +28,21 @@ in fine-GSD scenes, ground track fields only in coarse ones, as in real imagery.
 """
 
 from geor1.synth.aerial.categories import (
-           CATEGORY_SPECS,
-           REF_SIZE,
-           SETTINGS,
-           CategorySpec,
-           feasible_gsd,
-           length_range_at,
-           size_class,
+    CATEGORY_SPECS,
+    PLACE_ORDER,
+    REF_SIZE,
+    SETTINGS,
+    CategorySpec,
+    feasible_gsd,
+    length_range_at,
+    size_class,
 )
 from geor1.synth.aerial.designs import DESIGNS
-from geor1.synth.aerial.placers import PLACE_ORDER, PLACERS, SETTING_CONTEXT, TYPICAL_COUNT, place_category
+from geor1.synth.aerial.placers import PLACERS, SETTING_CONTEXT, place_category
 from geor1.synth.aerial.planner import Plan
 from geor1.synth.aerial.render import as_rng, make_scene, plan_scene, render, scene_from_plan
 from geor1.synth.aerial.styles import GROUND, GROUND_LABELS, STYLES, Style
 
 __all__ = ["CATEGORY_SPECS", "DESIGNS", "GROUND", "GROUND_LABELS", "PLACERS", "PLACE_ORDER", "REF_SIZE", "SETTINGS",
-           "SETTING_CONTEXT", "STYLES", "TYPICAL_COUNT", "CategorySpec", "Plan", "Style", "as_rng", "feasible_gsd",
+           "SETTING_CONTEXT", "STYLES", "CategorySpec", "Plan", "Style", "as_rng", "feasible_gsd",
            "length_range_at", "make_scene", "place_category", "plan_scene", "render", "scene_from_plan", "size_class"]

@@ -14,9 +14,11 @@ REF_SIZE = 448  # pixels; GSD ranges and minimum object sizes are stated at this
 # ------------------------------------------------------------------------------------- categories
 @dataclass(frozen=True)
 class CategorySpec:
-    """How a category lives in the world. Sizes are metres (length along the long axis); ``min_px`` and
-    ``max_px`` bound its rendered length at REF_SIZE, ``min_width_px`` its width, so that the GSD decides
-    which categories a scene can show."""
+    """How a category lives in the world, one record per category. Sizes are metres (length along the
+    long axis); ``min_px`` and ``max_px`` bound its rendered length at REF_SIZE, ``min_width_px`` its
+    width, so that the GSD decides which categories a scene can show. Its look is the design
+    registered for it (``designs.design``), where it goes the placer registered for it
+    (``placers.places``; none: anywhere free on its surface)."""
 
     length_m: tuple[float, float]
     aspect: tuple[float, float]  # width / length
@@ -29,12 +31,16 @@ class CategorySpec:
     round: bool = False  # no orientation
     min_width_px: float = 0.0
     max_width_m: float | None = None  # when widths do not scale with length (vehicles: cars and trucks alike)
+    typical_count: tuple[int, int] = (1, 1)  # how many a scene about it shows
+    order: int = 0  # placement order: large and site-bound things first, small free things last
+    box_shaped: bool = False  # its drawing fills the length x width rectangle (cheap early rejection)
 
 
 SETTINGS = ("urban", "suburban", "farmland", "industrial", "desert", "snow")
 _ALL = SETTINGS
 CATEGORY_SPECS: dict[str, CategorySpec] = {
-    "airplane": CategorySpec((28, 70), (0.9, 1.05), 40, 190, ("white", "grey"), _ALL, "land", directed=True),
+    "airplane": CategorySpec((28, 70), (0.9, 1.05), 40, 190, ("white", "grey"), _ALL, "land", directed=True,
+                             typical_count=(1, 4), order=4, box_shaped=True),
     "ship": CategorySpec(
         (25, 160),
         (0.14, 0.18),
@@ -45,6 +51,7 @@ CATEGORY_SPECS: dict[str, CategorySpec] = {
         "water",
         directed=True,
         min_width_px=5,
+        typical_count=(1, 5), order=11, box_shaped=True
     ),
     "storage tank": CategorySpec(
         (12, 45),
@@ -55,6 +62,7 @@ CATEGORY_SPECS: dict[str, CategorySpec] = {
         ("industrial", "desert", "farmland", "urban", "snow"),
         "land",
         round=True,
+        typical_count=(2, 8), order=5, box_shaped=True
     ),
     "vehicle": CategorySpec(
         (4.2, 16),
@@ -67,19 +75,25 @@ CATEGORY_SPECS: dict[str, CategorySpec] = {
         directed=True,
         min_width_px=5,
         max_width_m=2.6,
+        typical_count=(2, 10), order=12, box_shaped=True
     ),
     "building": CategorySpec(
-        (12, 70), (0.45, 1.0), 18, 170, ("red", "grey", "white", "brown", "blue"), _ALL, "land"
+        (12, 70), (0.45, 1.0), 18, 170, ("red", "grey", "white", "brown", "blue"), _ALL, "land",
+        typical_count=(2, 8), order=9, box_shaped=True
     ),
     "tennis court": CategorySpec(
-        (34.8, 38.4), (0.5, 0.5), 34, 150, ("green", "blue", "red"), ("urban", "suburban"), "land"
+        (34.8, 38.4), (0.5, 0.5), 34, 150, ("green", "blue", "red"), ("urban", "suburban"), "land",
+        typical_count=(1, 4), order=6, box_shaped=True
     ),
     "ground track field": CategorySpec(
-        (160, 180), (0.52, 0.52), 90, 230, ("red", "blue", "green"), ("urban", "suburban", "farmland"), "land"
+        (160, 180), (0.52, 0.52), 90, 230, ("red", "blue", "green"), ("urban", "suburban", "farmland"), "land",
+        typical_count=(1, 1), order=2, box_shaped=True
     ),
-    "bridge": CategorySpec((40, 500), (0.03, 0.5), 40, 440, ("grey", "white", "red"), _ALL, "across"),
+    "bridge": CategorySpec((40, 500), (0.03, 0.5), 40, 440, ("grey", "white", "red"), _ALL, "across",
+                           typical_count=(1, 2), order=0),
     "basketball court": CategorySpec(
-        (30.4, 33.6), (0.59, 0.59), 32, 140, ("blue", "green", "orange", "red"), ("urban", "suburban"), "land"
+        (30.4, 33.6), (0.59, 0.59), 32, 140, ("blue", "green", "orange", "red"), ("urban", "suburban"), "land",
+        typical_count=(1, 3), order=7, box_shaped=True
     ),
     "baseball diamond": CategorySpec(
         (80, 120),
@@ -90,31 +104,24 @@ CATEGORY_SPECS: dict[str, CategorySpec] = {
         ("suburban", "urban", "farmland"),
         "land",
         directed=True,
+        typical_count=(1, 2), order=3, box_shaped=True
     ),
     "harbor": CategorySpec(
-        (60, 200), (0.35, 0.8), 50, 170, ("grey", "white", "brown"), _ALL, "shore", directed=True
+        (60, 200), (0.35, 0.8), 50, 170, ("grey", "white", "brown"), _ALL, "shore", directed=True,
+        typical_count=(1, 2), order=1
     ),
     "wind turbine": CategorySpec(
-        (60, 130), (1, 1), 45, 170, ("white",), ("farmland", "desert", "snow"), "land", round=True
+        (60, 130), (1, 1), 45, 170, ("white",), ("farmland", "desert", "snow"), "land", round=True,
+        typical_count=(2, 5), order=8
     ),
     "swimming pool": CategorySpec(
-        (8, 25), (0.4, 0.65), 13, 60, ("blue", "light blue", "green"), ("suburban", "urban"), "land"
+        (8, 25), (0.4, 0.65), 13, 60, ("blue", "light blue", "green"), ("suburban", "urban"), "land",
+        typical_count=(1, 4), order=10, box_shaped=True
     ),
 }
 assert tuple(CATEGORY_SPECS) == tuple(sorted(CATEGORY_SPECS, key=CATEGORIES.index))
-# categories whose drawing fills the length x width rectangle around their centre (cheap early rejection)
-_BOX_SHAPED = (
-    "airplane",
-    "ship",
-    "storage tank",
-    "vehicle",
-    "building",
-    "tennis court",
-    "ground track field",
-    "basketball court",
-    "baseball diamond",
-    "swimming pool",
-)
+# Placement order: large and site-bound things first, small free things last.
+PLACE_ORDER = tuple(sorted(CATEGORY_SPECS, key=lambda c: CATEGORY_SPECS[c].order))
 
 
 def _max_width_m(s: CategorySpec) -> float:

@@ -1,5 +1,5 @@
 """What each category looks like from above: its parts (polygons in local metres), colours,
-shadow casters and relief. One ``_design_<category>`` per category, collected in ``DESIGNS``."""
+shadow casters and relief. One ``_design_<category>`` per category, registered with ``@design(category)``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,17 @@ import numpy as np
 
 from geor1.synth.aerial.raster import Design, Part, _Draws, _ellipse, _mix, _rect, _stadium
 from geor1.synth.aerial.styles import Style
+
+DESIGNS: dict[str, object] = {}  # category -> its design function, registered with @design
+
+
+def design(category: str):
+    """Register the decorated function as ``category``'s design: ``f(ctx, colour, length, width,
+    theta) -> Design``."""
+    def register(fn):
+        DESIGNS[category] = fn
+        return fn
+    return register
 
 
 @dataclass
@@ -26,6 +37,7 @@ class _Ctx:
     tilt_px_per_m: np.ndarray  # image offset of a point per metre of height (off-nadir view)
 
 
+@design("airplane")
 def _design_airplane(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     L, span = length, width
     w = 0.085 * L
@@ -61,6 +73,7 @@ def _design_airplane(c: _Ctx, colour: str, length: float, width: float, theta: f
     return Design(parts, lut, shadow=[Part(p.pts, 0, z=z) for p in parts[:2] + parts[-2:-1]])
 
 
+@design("ship")
 def _design_ship(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     L, B = length, width
     hull = np.array(
@@ -97,6 +110,7 @@ def _design_ship(c: _Ctx, colour: str, length: float, width: float, theta: float
     )
 
 
+@design("storage tank")
 def _design_storage_tank(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     r = length / 2
     base = c.style.colours[colour]
@@ -119,6 +133,7 @@ def _design_storage_tank(c: _Ctx, colour: str, length: float, width: float, thet
     return Design(parts, lut, shadow=[Part(rim, 0, z=h, z_base=0.0)], relief=relief)
 
 
+@design("vehicle")
 def _design_vehicle(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     L, W = length, width
     base = c.style.colours[colour]
@@ -161,6 +176,7 @@ def _design_vehicle(c: _Ctx, colour: str, length: float, width: float, theta: fl
     return Design(parts, lut, shadow=[Part(parts[0].pts, 0, z=h, z_base=0.0)])
 
 
+@design("building")
 def _design_building(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     L, W = length, width
     base = c.style.colours[colour]
@@ -205,6 +221,7 @@ def _court_lines_tennis(s: float) -> list[np.ndarray]:
     ]
 
 
+@design("tennis court")
 def _design_tennis_court(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     s = length / 36.6
     court = c.style.colours[colour]
@@ -223,6 +240,7 @@ def _design_tennis_court(c: _Ctx, colour: str, length: float, width: float, thet
     return Design(parts, [surround, court, c.style.terrain["mark_white"], (0.2, 0.2, 0.2)], texture=0.02)
 
 
+@design("basketball court")
 def _design_basketball_court(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     s = length / 32.0
     hl, hw = 14 * s, 7.5 * s
@@ -256,6 +274,7 @@ def _design_basketball_court(c: _Ctx, colour: str, length: float, width: float, 
     return Design(parts, [margin, court, _mix(accent, 0.9), c.style.terrain["mark_white"]], texture=0.02)
 
 
+@design("ground track field")
 def _design_ground_track_field(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     s = length / 176.0
     track = c.style.colours[colour]
@@ -285,6 +304,7 @@ def _design_ground_track_field(c: _Ctx, colour: str, length: float, width: float
     return Design(parts, [track, grass, c.style.terrain["mark_white"]], texture=0.025)
 
 
+@design("bridge")
 def _design_bridge(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     L, W = length, width
     base = c.style.colours[colour]
@@ -302,6 +322,7 @@ def _design_bridge(c: _Ctx, colour: str, length: float, width: float, theta: flo
     return Design(parts, lut, shadow=[Part(_rect(-L / 2 + 8, L / 2 - 8, -W / 2, W / 2), 0, z=z)])
 
 
+@design("harbor")
 def _design_harbor(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     """Local frame: u points from land into the water; the shoreline is near u = 0."""
     quay, depth = length, width
@@ -327,6 +348,7 @@ def _design_harbor(c: _Ctx, colour: str, length: float, width: float, theta: flo
     )
 
 
+@design("wind turbine")
 def _design_wind_turbine(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     """Local frame: u is the rotor axis (facing the wind); blades turn in the vertical (v, z) plane."""
     R = length / 2
@@ -355,6 +377,7 @@ def _design_wind_turbine(c: _Ctx, colour: str, length: float, width: float, thet
     )
 
 
+@design("swimming pool")
 def _design_swimming_pool(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     L, W = length, width
     water = c.style.colours[colour]
@@ -376,6 +399,7 @@ def _design_swimming_pool(c: _Ctx, colour: str, length: float, width: float, the
     return Design(parts, [deck, water, _mix(water, 1.12)], texture=0.015)
 
 
+@design("baseball diamond")
 def _design_baseball_diamond(c: _Ctx, colour: str, length: float, width: float, theta: float) -> Design:
     """Local frame: home plate at u = -0.47 R, the fan opens along +u (towards centre field)."""
     R = length
@@ -408,18 +432,3 @@ def _design_baseball_diamond(c: _Ctx, colour: str, length: float, width: float, 
     return Design(parts, lut, texture=0.03)
 
 
-DESIGNS = {
-    "airplane": _design_airplane,
-    "ship": _design_ship,
-    "storage tank": _design_storage_tank,
-    "vehicle": _design_vehicle,
-    "building": _design_building,
-    "tennis court": _design_tennis_court,
-    "ground track field": _design_ground_track_field,
-    "bridge": _design_bridge,
-    "basketball court": _design_basketball_court,
-    "baseball diamond": _design_baseball_diamond,
-    "harbor": _design_harbor,
-    "wind turbine": _design_wind_turbine,
-    "swimming pool": _design_swimming_pool,
-}

@@ -1,6 +1,5 @@
 """Where each category goes: airplanes on aprons, tanks in clusters, vehicles on roads and in car
-parks, ships on water, bridges across it, ... (``PLACERS``), in ``PLACE_ORDER``, with each
-setting's context and each category's typical count."""
+parks, ships on water, bridges across it, ... (registered with ``@places``), and each setting's context."""
 
 from __future__ import annotations
 
@@ -12,8 +11,18 @@ from geor1.synth import kernels
 from geor1.synth.aerial.categories import CATEGORY_SPECS, length_range_at
 from geor1.synth.aerial.planner import _Planner
 
-
 # --------------------------------------------------------------------------------------- placers
+PLACERS: dict[str, object] = {}  # category -> where it goes, registered with @places; others: anywhere free
+
+
+def places(category: str):
+    """Register the decorated function as ``category``'s placer: ``f(planner, n) -> placed``."""
+    def register(fn):
+        PLACERS[category] = fn
+        return fn
+    return register
+
+
 def _dims(p: _Planner, category: str) -> tuple[float, float] | None:
     """A (length, width) in metres for one object of ``category`` visible at the plan's GSD."""
     spec = CATEGORY_SPECS[category]
@@ -89,6 +98,7 @@ def _place_free(p: _Planner, category: str, n: int, tries: int) -> int:
     return placed
 
 
+@places("airplane")
 def _place_airplanes(p: _Planner, n: int) -> int:
     dims = [_dims(p, "airplane") for _ in range(n)]
     if dims[0] is None:
@@ -122,6 +132,7 @@ def _place_airplanes(p: _Planner, n: int) -> int:
     return 0
 
 
+@places("storage tank")
 def _place_tanks(p: _Planner, n: int) -> int:
     base = _dims(p, "storage tank")
     if base is None:
@@ -222,6 +233,7 @@ def _place_vehicles_in_car_park(p: _Planner, n: int) -> int:
     return 0
 
 
+@places("vehicle")
 def _place_vehicles(p: _Planner, n: int) -> int:
     """Vehicles drive on roads or stand in a car park (where cars are big enough to see at this GSD)."""
     placed = 0
@@ -231,6 +243,7 @@ def _place_vehicles(p: _Planner, n: int) -> int:
     return placed + _place_vehicles_on_roads(p, n - placed)
 
 
+@places("building")
 def _place_buildings(p: _Planner, n: int) -> int:
     spec = CATEGORY_SPECS["building"]
     if not p.roads:
@@ -291,6 +304,7 @@ def _place_row(p: _Planner, category: str, n: int) -> int:
     return placed
 
 
+@places("ship")
 def _place_ships(p: _Planner, n: int) -> int:
     spec = CATEGORY_SPECS["ship"]
     wet = np.flatnonzero(p.use.ravel() == p.WATER)
@@ -328,6 +342,7 @@ def _water_reach(p: _Planner, x: float, y: float, dx: float, dy: float) -> float
     return d
 
 
+@places("bridge")
 def _place_bridges(p: _Planner, n: int) -> int:
     spec = CATEGORY_SPECS["bridge"]
     placed = 0
@@ -345,6 +360,7 @@ def _place_bridges(p: _Planner, n: int) -> int:
     return placed
 
 
+@places("harbor")
 def _place_harbors(p: _Planner, n: int) -> int:
     spec = CATEGORY_SPECS["harbor"]
     w = p.water
@@ -378,6 +394,7 @@ def _place_harbors(p: _Planner, n: int) -> int:
     return placed
 
 
+@places("wind turbine")
 def _place_turbines(p: _Planner, n: int) -> int:
     dims = _dims(p, "wind turbine")
     if dims is None:
@@ -402,55 +419,14 @@ def _place_turbines(p: _Planner, n: int) -> int:
     return placed
 
 
-PLACERS = {
-    "bridge": _place_bridges,
-    "harbor": _place_harbors,
-    "airplane": _place_airplanes,
-    "storage tank": _place_tanks,
-    "vehicle": _place_vehicles,
-    "building": _place_buildings,
-    "ship": _place_ships,
-    "wind turbine": _place_turbines,
-    "tennis court": lambda p, n: _place_row(p, "tennis court", n),
-    "basketball court": lambda p, n: _place_row(p, "basketball court", n),
-}
-# Large and site-bound things first, small free things last.
-PLACE_ORDER = (
-    "bridge",
-    "harbor",
-    "ground track field",
-    "baseball diamond",
-    "airplane",
-    "storage tank",
-    "tennis court",
-    "basketball court",
-    "wind turbine",
-    "building",
-    "swimming pool",
-    "ship",
-    "vehicle",
-)
+for _court in ("tennis court", "basketball court"):  # in rows, like the other sports grounds
+    places(_court)(lambda p, n, category=_court: _place_row(p, category, n))
 # What a setting is full of, besides the scene's focus and clutter: (probability, count range).
 SETTING_CONTEXT = {
     "urban": {"building": (0.85, (4, 10)), "vehicle": (0.5, (3, 8))},
     "suburban": {"building": (0.75, (3, 8)), "swimming pool": (0.3, (1, 3))},
     "industrial": {"storage tank": (0.35, (2, 6)), "building": (0.5, (2, 5))},
     "farmland": {"building": (0.3, (1, 3))},
-}
-TYPICAL_COUNT = {
-    "airplane": (1, 4),
-    "ship": (1, 5),
-    "storage tank": (2, 8),
-    "vehicle": (2, 10),
-    "building": (2, 8),
-    "tennis court": (1, 4),
-    "ground track field": (1, 1),
-    "bridge": (1, 2),
-    "basketball court": (1, 3),
-    "baseball diamond": (1, 2),
-    "harbor": (1, 2),
-    "wind turbine": (2, 5),
-    "swimming pool": (1, 4),
 }
 
 

@@ -11,7 +11,7 @@ from functools import cache
 import numpy as np
 
 from geor1.synth import kernels
-from geor1.synth.aerial.categories import _BOX_SHAPED, CATEGORY_SPECS, REF_SIZE
+from geor1.synth.aerial.categories import CATEGORY_SPECS, REF_SIZE
 from geor1.synth.aerial.designs import DESIGNS, _Ctx
 from geor1.synth.aerial.raster import (
     Part,
@@ -398,7 +398,7 @@ class _Planner:
         spec = CATEGORY_SPECS[category]
         if not self.centre_free(category, cx, cy, site):
             return False
-        if category in _BOX_SHAPED and not self._corners_free(
+        if spec.box_shaped and not self._corners_free(
             spec.surface, cx, cy, theta, length, width, site
         ):
             return False

@@ -9,8 +9,16 @@ import numpy as np
 from PIL import Image
 
 from geor1.synth import kernels
-from geor1.synth.aerial.categories import CATEGORY_SPECS, REF_SIZE, SETTINGS, feasible_gsd, length_range_at, size_class
-from geor1.synth.aerial.placers import PLACE_ORDER, SETTING_CONTEXT, TYPICAL_COUNT, place_category
+from geor1.synth.aerial.categories import (
+    CATEGORY_SPECS,
+    PLACE_ORDER,
+    REF_SIZE,
+    SETTINGS,
+    feasible_gsd,
+    length_range_at,
+    size_class,
+)
+from geor1.synth.aerial.placers import SETTING_CONTEXT, place_category
 from geor1.synth.aerial.planner import Plan, _Planner
 from geor1.synth.aerial.raster import _bank
 from geor1.synth.aerial.sensor import _ground_colours, _noise, _sensor_matrix, _vignette
@@ -103,7 +111,8 @@ def plan_scene(
     focus = next(iter(include), None)
     if focus is None and allowed and rng.random() < 0.97:
         focus = allowed[int(rng.integers(len(allowed)))]
-        include[focus] = int(rng.integers(TYPICAL_COUNT[focus][0], TYPICAL_COUNT[focus][1] + 1))
+        lo, hi = CATEGORY_SPECS[focus].typical_count
+        include[focus] = int(rng.integers(lo, hi + 1))
 
     lo, hi = st.gsd_range
     if focus is not None:  # where the style's sensor sees the focus category; else wherever it is visible
@@ -135,7 +144,7 @@ def plan_scene(
         k = min(len(pool), int(rng.choice([0, 1, 1, 2, 2, 3])))
         for i in rng.permutation(len(pool))[:k]:
             c = pool[int(i)]
-            a, b = TYPICAL_COUNT[c]
+            a, b = CATEGORY_SPECS[c].typical_count
             counts[c] = int(rng.integers(a, b + 1))
         for c, (prob, (a, b)) in SETTING_CONTEXT.get(setting, {}).items():
             if (
