@@ -14,7 +14,9 @@ backward pass for no policy gradient. Printed per run:
 - groups generated (dynamic sampling generates extra rounds to replace the flat ones);
 - wall seconds, and seconds per *informative* group trained: the price of one unit of signal;
 - then the ratios, off / on.
-Writes ``OUT/result.json`` (default ``runs/bench_dynamic_sampling``).
+Writes ``OUT/result.json`` (default ``runs/bench_dynamic_sampling``); ``--readme`` also copies the
+table, with the date and the machine, into README.md between ``<!-- dapo:begin -->`` and
+``<!-- dapo:end -->``.
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("runs/bench_dynamic_sampling"))
     p.add_argument("--quick", action="store_true", help="2 steps, small batches: checks the script runs")
     p.add_argument("--set", action="append", default=[], help="extra recipe overrides for both runs")
+    p.add_argument("--readme", action="store_true", help="copy the table into README.md (between the dapo markers)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--dynamic", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -127,7 +130,26 @@ def main(argv=None) -> int:
     print(table(off, on))
     (args.out / "result.json").write_text(json.dumps({"off": off, "on": on, "steps": args.steps, "model": args.model,
                                                       "shots": args.shots}, indent=2) + "\n")
+    if args.readme:
+        write_readme(args, off, on)
     return 0
+
+
+def write_readme(args, off: dict, on: dict) -> None:
+    import platform
+    from datetime import date
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    text = readme.read_text()
+    begin, end = "<!-- dapo:begin -->", "<!-- dapo:end -->"
+    if begin not in text or end not in text:
+        raise SystemExit(f"{readme}: no {begin} ... {end} block to fill")
+    block = (f"{begin}\n\nMeasured on {date.today().isoformat()} ({platform.machine()}, one torch thread) by "
+             f"`python benchmarks/bench_dynamic_sampling.py --steps {args.steps} --readme`: `tiny/dapo_rec` from "
+             f"`{args.model}` on {args.shots}-shot held-out REC, {args.steps} steps with dynamic sampling off and "
+             f"on.\n\n{table(off, on)}\n\n{end}")
+    readme.write_text(text[:text.index(begin)] + block + text[text.index(end) + len(end):])
+    print(f"wrote the table into {readme}")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 
-from geor1.geo import haversine_km
 from geor1.data.questions import Pair, build_questions
+from geor1.geo import haversine_km
 
 
 def brute_force(pairs, k, radius_km, seed):
