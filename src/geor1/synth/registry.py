@@ -1,11 +1,12 @@
-"""GeoSynth's builders, one entry per task: where its ``write`` lives and which options it takes.
+"""GeoSynth's builders, one entry per task: where its functions live and which options it takes.
 
-Every builder writes a dataset the same way::
+Every builder makes samples and writes datasets the same way (:func:`make`, :func:`write`)::
 
-    write(out_dir, n, seed, size=..., style="A", **options) -> number of samples written
+    make(task, rng_or_seed, index=0, size=..., style="A", **options) -> (Sample, images)
+    write(task, out_dir, n, seed, size=..., style="A", **options) -> number of samples written
 
 ``geor1 synth`` and the contact sheet read this table and nothing else; a new task's builder is
-one entry here (and its ``write`` function).
+one entry here (and its make and write functions).
 """
 
 from __future__ import annotations
@@ -34,27 +35,32 @@ AERIAL = ("max_objects", "workers")
 
 @dataclass(frozen=True)
 class Builder:
-    """A task's GeoSynth builder: ``module.write`` and the options it accepts; ``aerial`` builders
-    draw aerial scenes (they take ``categories`` and ``split``)."""
+    """A task's GeoSynth builder: ``module.write`` and ``module.make`` and the options they accept;
+    ``aerial`` builders draw aerial scenes (they take ``categories``, and ``split`` when writing)."""
 
     task: str
     module: str
     write: str
+    make: str
     options: tuple[str, ...]
     aerial: bool
 
     def writer(self):
         return getattr(importlib.import_module(self.module), self.write)
 
+    def maker(self):
+        return getattr(importlib.import_module(self.module), self.make)
+
 
 BUILDERS = {b.task: b for b in (
-    Builder("rec", "geor1.synth.builders", "write_rec", (*AERIAL, "unique_fraction"), True),
-    Builder("ovd", "geor1.synth.builders", "write_ovd", (*AERIAL, "absent_fraction"), True),
-    Builder("gres", "geor1.synth.builders", "write_gres", (*AERIAL, "multi_fraction", "no_target_fraction"), True),
-    Builder("counting", "geor1.synth.builders", "write_counting", (*AERIAL, "zero_fraction"), True),
-    Builder("crossview", "geor1.synth.crossview", "write_crossview",
+    Builder("rec", "geor1.synth.builders", "write_rec", "make_rec", (*AERIAL, "unique_fraction"), True),
+    Builder("ovd", "geor1.synth.builders", "write_ovd", "make_ovd", (*AERIAL, "absent_fraction"), True),
+    Builder("gres", "geor1.synth.builders", "write_gres", "make_gres",
+            (*AERIAL, "multi_fraction", "no_target_fraction"), True),
+    Builder("counting", "geor1.synth.builders", "write_counting", "make_counting", (*AERIAL, "zero_fraction"), True),
+    Builder("crossview", "geor1.synth.crossview", "write_crossview", "make_crossview_sample",
             ("k", "hard_fraction", "hard_radius_km", "easy_min_km", "reverse"), False),
-    Builder("geoloc", "geor1.synth.crossview", "write_geoloc", ("view",), False),
+    Builder("geoloc", "geor1.synth.crossview", "write_geoloc", "make_geoloc_sample", ("view",), False),
 )}
 
 
@@ -74,3 +80,23 @@ def write(task: str, out_dir, n: int, seed: int, size: int = 448, style: str = "
     elif categories:
         raise ValueError(f"--categories does not apply to {task}")
     return b.writer()(out_dir, n, seed, size, style, **options)
+
+
+def make(task: str, rng_or_seed, *, index: int = 0, size: int = 448, style: str = "A", categories=None,
+         **options):
+    """One ``task`` sample and its images, in memory (``rng_or_seed``: a numpy Generator or an int);
+    ``index`` names it (``{task}-{index:06d}``). ``categories`` applies to aerial builders."""
+    if task not in BUILDERS:
+        raise ValueError(f"no GeoSynth builder for {task!r} (known: {', '.join(BUILDERS)})")
+    b = BUILDERS[task]
+    options = {k: v for k, v in options.items() if v is not None and k != "workers"}
+    unknown = sorted(set(options) - set(b.options))
+    if unknown:
+        raise ValueError(f"{unknown[0]} does not apply to {task}")
+    if b.aerial:
+        from geor1.synth.builders import as_rng
+
+        return b.maker()(as_rng(rng_or_seed), size=size, style=style, categories=categories, index=index, **options)
+    if categories:
+        raise ValueError(f"categories do not apply to {task}")
+    return b.maker()(rng_or_seed, size=size, style=style, sample_id=f"{task}-{index:06d}", **options)
