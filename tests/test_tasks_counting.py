@@ -159,3 +159,10 @@ def test_counting_end_to_end(tmp_path, capsys):
     assert main(["train", "grpo", str(recipe)]) == 0
     rows = list(csv.DictReader(open(tmp_path / "grpo" / "completions.csv")))
     assert {r["reward"] for r in rows} == {"count_exact", "count_relative"} and len(rows) == 2 * 2 * 4
+
+
+def test_the_report_shows_counting_metrics_in_their_units():
+    from geor1.report.compare import human, shown
+
+    assert (human("mae"), shown("mae", 2.5)) == ("mean absolute error", "2.5")  # objects, not a percentage
+    assert (human("off_by_one"), shown("off_by_one", 0.25)) == ("off by one", "25.0%")

@@ -7,27 +7,36 @@ from __future__ import annotations
 
 import numpy as np
 
-NAMES = {"acc_at_05": "Acc@0.5", "acc_at_07": "Acc@0.7", "mean_iou": "mean IoU", "cum_iou": "cumulative IoU",
-         "map": "mAP", "ap50": "AP50", "ap75": "AP75", "giou": "gIoU", "ciou": "cIoU", "accuracy": "accuracy",
-         "parse_rate": "answers parsed", "format_rate": "format followed", "median_km": "median error (km)",
-         "mean_km": "mean error (km)", "mean_geoscore": "GeoScore (of 5000)", "mean_tokens": "mean tokens",
-         "acc_1km": "within 1 km", "acc_25km": "within 25 km", "acc_200km": "within 200 km",
-         "acc_750km": "within 750 km", "acc_2500km": "within 2500 km", "mean_reward": "mean reward"}
-NOT_FRACTIONS = {"median_km", "mean_km", "mean_geoscore", "mean_tokens", "median_wrong_km", "mean_distance_credit"}
+# Names of the metrics every task shares; each task adds its own (its METRIC_NAMES) and says which of
+# its metrics are no fractions (its NOT_FRACTIONS): counts, kilometres, tokens, points.
+NAMES = {"accuracy": "accuracy", "parse_rate": "answers parsed", "format_rate": "format followed",
+         "mean_reward": "mean reward"}
+
+
+def _task_metrics() -> tuple[dict[str, str], set[str]]:
+    from geor1.tasks import get_task, task_names
+
+    names, plain = dict(NAMES), set()
+    for t in task_names():
+        task = get_task(t)
+        names.update(getattr(task, "METRIC_NAMES", {}))
+        plain |= set(getattr(task, "NOT_FRACTIONS", ()))
+    return names, plain
 
 
 def human(metric: str) -> str:
     """``acc_at_05`` -> ``Acc@0.5``; unknown names have their underscores spaced out."""
-    if metric in NAMES:
-        return NAMES[metric]
+    names, _ = _task_metrics()
+    if metric in names:
+        return names[metric]
     for suffix, words in (("_unique", " (unique)"), ("_non_unique", " (non-unique)")):
-        if metric.endswith(suffix) and metric[: -len(suffix)] in NAMES:
-            return NAMES[metric[: -len(suffix)]] + words
+        if metric.endswith(suffix) and metric[: -len(suffix)] in names:
+            return names[metric[: -len(suffix)]] + words
     return metric.replace("_", " ")
 
 
 def is_fraction(metric: str) -> bool:
-    return not (metric in NOT_FRACTIONS or metric == "n" or metric.startswith("n_") or metric.endswith("_km"))
+    return not (metric in _task_metrics()[1] or metric == "n" or metric.startswith("n_") or metric.endswith("_km"))
 
 
 def shown(metric: str, v) -> str:

@@ -16,6 +16,8 @@ Constants
     ``HEADLINE``         the metrics shown first in tables and reports
     ``FAILURE_RULE``     the rule of ``is_failure``, in words
     ``ANSWER_FIELD``     the field of a ``score`` record holding the parsed answer (None: unreadable)
+    ``METRIC_NAMES``     optional: its metrics' names for people (``acc_at_05`` -> ``Acc@0.5``)
+    ``NOT_FRACTIONS``    optional: its metrics shown as numbers, not percentages (km, tokens, counts)
 
 Prompting and training
     ``build_messages(sample, frame, *, think)``, ``solution(sample, frame)`` (the rewards' JSON),

@@ -57,6 +57,8 @@ ENGINE_THRESHOLD = 1.0
 HEADLINE = ["accuracy", "off_by_one", "mae"]
 FAILURE_RULE = "wrong count"
 ANSWER_FIELD = "count"
+METRIC_NAMES = {"off_by_one": "off by one", "mae": "mean absolute error"}  # for people (report tables)
+NOT_FRACTIONS = {"mae"}  # shown as numbers, not percentages
 MAX_COUNT = 1_000_000
 
 WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "

@@ -60,6 +60,8 @@ ENGINE_THRESHOLD = 1.0
 HEADLINE = ["accuracy"]
 FAILURE_RULE = "wrong letter"
 ANSWER_FIELD = "choice"
+METRIC_NAMES = {"mean_tokens": "mean tokens", "median_wrong_km": "median error of wrong choices (km)"}  # for people (report tables)
+NOT_FRACTIONS = {"mean_tokens", "mean_distance_credit"}  # shown as numbers, not percentages
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 COSINE_MAX_LEN = 1024  # tokens; Geo-R1's public config

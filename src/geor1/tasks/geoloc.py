@@ -67,6 +67,9 @@ ANSWER_FIELD = "pred"
 GEOSCORE_SCALE_KM = 1492.7  # GeoGuessr: points = 5000 · exp(-d / 1492.7 km)
 GEOSCORE_MAX = 5000.0
 THRESHOLDS_KM = (1, 25, 200, 750, 2500)  # Im2GPS3k street / city / region / country / continent
+METRIC_NAMES = {"median_km": "median error (km)", "mean_km": "mean error (km)", "mean_geoscore": "GeoScore (of 5000)",
+                **{f"acc_{t}km": f"within {t} km" for t in THRESHOLDS_KM}}  # for people (report tables)
+NOT_FRACTIONS = {"median_km", "mean_km", "mean_geoscore"}  # shown as numbers, not percentages
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ ENGINE_THRESHOLD = 0.5
 HEADLINE = ["giou", "ciou"]
 FAILURE_RULE = "IoU ≤ 0.5"
 ANSWER_FIELD = "boxes"
+METRIC_NAMES = {"giou": "gIoU", "ciou": "cIoU"}  # for people (report tables)
 
 PROMPT_TEMPLATE = (
     "Please carefully check the image and answer: {query}. Based on your answer, detect all relevant objects in "

@@ -69,6 +69,7 @@ ENGINE_THRESHOLD = 0.5
 HEADLINE = ["map", "ap50"]
 FAILURE_RULE = "reward < 0.5"
 ANSWER_FIELD = "boxes"
+METRIC_NAMES = {"map": "mAP", "ap50": "AP50", "ap75": "AP75"}  # for people (report tables)
 
 PROMPT_TEMPLATE = (
     "Please carefully check the image and detect the following objects: {category}. "

@@ -59,6 +59,7 @@ ENGINE_THRESHOLD = 0.5
 HEADLINE = ["acc_at_05", "acc_at_07", "mean_iou"]
 FAILURE_RULE = "IoU ≤ 0.5"
 ANSWER_FIELD = "box"
+METRIC_NAMES = {"acc_at_05": "Acc@0.5", "acc_at_07": "Acc@0.7", "mean_iou": "mean IoU", "cum_iou": "cumulative IoU"}  # for people (report tables)
 ACC_THRESHOLDS = (0.5, 0.7)
 JSON_INSTRUCTION = "Output the final answer in JSON format."
 
