@@ -17,8 +17,8 @@ GOLDEN = {
     "ovd-A": "501dc99c01c31c1b", "ovd-B": "3cb03a914de6e850",
     "gres-A": "5278a16e0b291953", "gres-B": "6fee410f5ac4d496",
     "counting-A": "c83fa17d85c8c6e1", "counting-B": "0070d5d99e726426",
-    "crossview-A": "6ee77f1e7c0caba5", "crossview-B": "11bb3392851ef2a1",
-    "geoloc-A": "0e488a42bcec52e3", "geoloc-B": "ddd27e5e1356701c",
+    "crossview-A": "6ee77f1e7c0caba5", "crossview-B": "e959345b6aad73f6",  # B: the one sensor (2026-12-05)
+    "geoloc-A": "0e488a42bcec52e3", "geoloc-B": "a1995037809c2d6f",
 }
 
 

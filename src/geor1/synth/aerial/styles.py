@@ -4,11 +4,12 @@ paints (one label per pixel, coloured by the style's palette at the end)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 
 from geor1.synth.aerial.raster import RGB, _choose
+from geor1.synth.sensor import Sensor, balance
 
 
 # ----------------------------------------------------------------------------------------- styles
@@ -32,6 +33,11 @@ class Style:
     terrain: dict[str, RGB]
     crops: tuple[RGB, ...]
     colours: dict[str, RGB]
+
+    @cached_property
+    def sensor(self) -> Sensor:
+        """The style's camera in the one sensor model (:mod:`geor1.synth.sensor`)."""
+        return Sensor(balance(self.gains, self.saturation), self.haze, self.vignette, self.blur_taps, self.noise)
 
 
 _TERRAIN_A = {

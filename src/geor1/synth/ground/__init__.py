@@ -37,19 +37,18 @@ from geor1.synth.ground.cover import ground_cover
 from geor1.synth.ground.evidence import layout_evidence
 from geor1.synth.ground.layout import Conditions, Layout, conditions, layout_at
 from geor1.synth.ground.looks import (
-    AERIAL_STYLES,
+    AERIAL_SENSORS,
     ASPHALT,
     BIOME_LOOKS,
     EYE_HEIGHT_M,
     FLOOR_M,
-    GROUND_STYLES,
+    GROUND_SENSORS,
     SUN_MIN_ELEVATION_DEG,
     TILE_EXTENT_M,
     VIEW_RADIUS_M,
-    Style,
 )
 from geor1.synth.ground.panorama import render_panorama
 
-__all__ = ["AERIAL_STYLES", "ASPHALT", "BIOME_LOOKS", "EYE_HEIGHT_M", "FLOOR_M", "GROUND_STYLES",
-           "SUN_MIN_ELEVATION_DEG", "TILE_EXTENT_M", "VIEW_RADIUS_M", "Conditions", "Layout", "Style", "conditions",
+__all__ = ["AERIAL_SENSORS", "ASPHALT", "BIOME_LOOKS", "EYE_HEIGHT_M", "FLOOR_M", "GROUND_SENSORS",
+           "SUN_MIN_ELEVATION_DEG", "TILE_EXTENT_M", "VIEW_RADIUS_M", "Conditions", "Layout", "conditions",
            "ground_cover", "layout_at", "layout_evidence", "render_aerial", "render_panorama"]

@@ -6,33 +6,15 @@ import math
 from datetime import datetime
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 
 from geor1.synth.ground.cover import _shadow_mask, ground_cover
 from geor1.synth.ground.layout import Layout, _crown_colour, conditions
-from geor1.synth.ground.looks import _I, AERIAL_STYLES, SNOW, TILE_EXTENT_M, Style
-from geor1.synth.ground.noise import _SENSOR_NOISE
+from geor1.synth.ground.looks import AERIAL_SENSORS, SNOW, TILE_EXTENT_M
+from geor1.synth.sensor import expose
 
 # ----------------------------------------------------------------------------------------------
 # aerial tile
-
-
-def _finish(rgb: np.ndarray, style: Style, seed: int) -> Image.Image:
-    """Apply a sensor style and quantise to an 8-bit RGB image (deterministic)."""
-    out = rgb if style.matrix == _I else rgb @ np.array(style.matrix, np.float32).T
-    out = np.clip(out, 0.0, 1.0)
-    if style.gamma != 1.0:
-        out = out ** np.float32(style.gamma)
-    if style.noise > 0:
-        if out.size < len(_SENSOR_NOISE):
-            start = int(np.random.default_rng([seed % 2**63, 5]).integers(0, len(_SENSOR_NOISE) - out.size))
-            noise = _SENSOR_NOISE[start : start + out.size]
-        else:  # images larger than the noise buffer (panoramas at >= 420 px): repeat it, shifted
-            start = int(np.random.default_rng([seed % 2**63, 5]).integers(0, len(_SENSOR_NOISE)))
-            noise = np.resize(np.roll(_SENSOR_NOISE, -start), out.size)
-        out = out + np.float32(style.noise) * noise.reshape(out.shape)
-    img = Image.fromarray((np.clip(out, 0.0, 1.0) * 255 + 0.5).astype(np.uint8), "RGB")
-    return img.filter(ImageFilter.GaussianBlur(style.blur)) if style.blur > 0 else img
 
 
 def _u8(rgb: np.ndarray) -> np.ndarray:
@@ -105,4 +87,4 @@ def render_aerial(layout: Layout, when: datetime, size: int = 256, style: str = 
             draw.polygon([tuple(q) for q in half_b[k]], fill=tuple(gable_b[k]))
         else:
             draw.polygon([tuple(q) for q in foot_px[k]], fill=tuple(flat[k]), outline=tuple(edge[k]))
-    return _finish(np.asarray(img, np.float32) / 255.0, AERIAL_STYLES[style], layout.seed)
+    return expose(np.asarray(img, np.float32) / 255.0, AERIAL_SENSORS[style], layout.seed)

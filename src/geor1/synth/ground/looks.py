@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from geor1.synth.sensor import Sensor
+
 TILE_EXTENT_M = 160.0  # aerial tile side
 VIEW_RADIUS_M = 130.0  # the layout gathers objects this far from the camera
 EYE_HEIGHT_M = 2.5  # street-view camera height
@@ -162,25 +164,13 @@ GLASS = (0.25, 0.32, 0.4)
 NATURAL, PAVED_COVER, GARDEN, FIELD, PARK, WOODS = range(6)
 
 
-@dataclass(frozen=True)
-class Style:
-    """A sensor/palette look applied after rendering: ``out = clip(M · rgb) ** gamma`` plus
-    Gaussian noise (std in [0, 1] units) and an optional blur (pixels)."""
-
-    matrix: tuple[tuple[float, float, float], ...]
-    gamma: float
-    noise: float
-    blur: float
-
-
-_I = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
-AERIAL_STYLES = {
-    "A": Style(_I, 1.0, 0.0, 0.0),  # clean natural-colour orthophoto
-    # a warm, soft, grainy sensor
-    "B": Style(((0.80, 0.22, 0.04), (0.08, 0.86, 0.10), (0.04, 0.18, 0.62)), 0.8, 0.025, 0.7),
+# The views' cameras in the one sensor model (geor1.synth.sensor): style A clean, style B another
+# instrument (a warm, soft, grainy aerial sensor; a punchy, cool street camera).
+AERIAL_SENSORS = {
+    "A": Sensor(),
+    "B": Sensor(((0.80, 0.22, 0.04), (0.08, 0.86, 0.10), (0.04, 0.18, 0.62)), blur_taps=(0.2, 0.6, 0.2), noise=6.4),
 }
-GROUND_STYLES = {
-    "A": Style(_I, 1.0, 0.0, 0.0),  # neutral street-view camera
-    # a punchy, cool camera
-    "B": Style(((1.12, -0.08, -0.04), (-0.06, 1.10, -0.04), (-0.02, -0.04, 1.16)), 1.05, 0.015, 0.0),
+GROUND_SENSORS = {
+    "A": Sensor(),
+    "B": Sensor(((1.12, -0.08, -0.04), (-0.06, 1.10, -0.04), (-0.02, -0.04, 1.16)), noise=3.8),
 }

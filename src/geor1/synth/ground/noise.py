@@ -16,9 +16,6 @@ from geor1.synth import world
 _TABLE = np.random.default_rng([world.WORLD_SEED, 3]).random((256, 256)).astype(np.float32)
 _NOISE_TABLE = np.pad(_TABLE, ((0, 1), (0, 1)), mode="wrap").ravel()
 _ROW = 257
-# Sensor noise is read from this fixed field at an offset drawn from the image's seed: as random
-# as drawing it afresh, and much cheaper.
-_SENSOR_NOISE = np.random.default_rng([world.WORLD_SEED, 4]).standard_normal(1 << 20, dtype=np.float32)
 
 
 def _lattice_index(ix: np.ndarray, iy: np.ndarray, salt: int) -> np.ndarray:

@@ -9,7 +9,6 @@ from datetime import datetime
 import numpy as np
 from PIL import Image
 
-from geor1.synth.ground.aerial_tile import _finish
 from geor1.synth.ground.city import _grid_axes
 from geor1.synth.ground.cover import _shadow_mask, ground_cover
 from geor1.synth.ground.layout import Conditions, Layout, _crown_colour, conditions
@@ -19,13 +18,14 @@ from geor1.synth.ground.looks import (
     FLOOR_M,
     FOG_M,
     GLASS,
-    GROUND_STYLES,
+    GROUND_SENSORS,
     MAX_PANO_TREES,
     SNOW,
     TRUNK,
     VIEW_RADIUS_M,
 )
 from geor1.synth.ground.noise import _lattice, _value_noise
+from geor1.synth.sensor import expose
 
 # ----------------------------------------------------------------------------------------------
 # ground panorama
@@ -121,7 +121,7 @@ def render_panorama(layout: Layout, when: datetime, size: int = 256, style: str 
     img[n_sky:] = (ground * (1 - fog) + haze * fog) * light
 
     _paint_objects(img, layout, cond, az, tan_el, haze, light)
-    return _finish(img, GROUND_STYLES[style], layout.seed + 17)
+    return expose(img, GROUND_SENSORS[style], layout.seed + 17)
 
 
 # parts of an object a panorama pixel can show
