@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where directories cannot be opened)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # a platform without directory file descriptors
@@ -43,7 +44,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
         f.close()
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
@@ -56,3 +57,9 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj, *, indent: int | None = 2, **dump_kwargs) -> Path:
     """``obj`` as JSON (a trailing newline), atomically."""
     return atomic_write(path, json.dumps(obj, indent=indent, ensure_ascii=False, **dump_kwargs) + "\n")
+
+
+def replace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Move ``src`` onto ``dst`` in one atomic rename (a file or a folder), durably."""
+    os.replace(src, dst)
+    fsync_dir(Path(dst).parent)

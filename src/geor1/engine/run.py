@@ -43,7 +43,7 @@ from pathlib import Path
 from geor1.coords import Frame, frame_to_dict
 from geor1.data.schema import Dataset, Sample, load_dataset
 from geor1.engine.teachers import Reply, Request, Teacher
-from geor1.io import atomic_write, atomic_write_json
+from geor1.io import atomic_write, atomic_write_json, replace
 from geor1.tasks import get_task, task_names
 from geor1.tasks.common import has_format, think_text
 
@@ -180,17 +180,6 @@ def dataset_info(out_dir: Path) -> dict:
 # Files
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # not supported on this platform: the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_json_atomic(path: Path, obj) -> None:
     """Write ``obj`` as JSON to ``path`` so that a reader (or a crash) sees the old or the new file, never half."""
     atomic_write_json(path, obj, indent=1)
@@ -292,8 +281,7 @@ class Engine:
         swap = out / RETRY_FILE
         if ckpt.get("swap"):  # killed between committing a retry pass and moving its failures file in place
             if swap.exists():
-                os.replace(swap, out / FAILURES_FILE)
-                _fsync_dir(out)
+                replace(swap, out / FAILURES_FILE)
             ckpt.pop("swap")
             write_json_atomic(ckpt_path, ckpt)
         elif swap.exists():  # killed before that commit: the retry pass never happened
@@ -479,8 +467,7 @@ class Engine:
         ckpt["swap"] = RETRY_FILE
         ckpt["retried"] = ckpt.get("retried", 0) + len(retry)
         write_json_atomic(self.out_dir / CHECKPOINT_FILE, ckpt)
-        os.replace(self.out_dir / RETRY_FILE, path)
-        _fsync_dir(self.out_dir)
+        replace(self.out_dir / RETRY_FILE, path)
         ckpt.pop("swap")
         write_json_atomic(self.out_dir / CHECKPOINT_FILE, ckpt)
         return len(retry), sum(j.accepted is not None for j in finished_jobs)

@@ -18,14 +18,13 @@ import contextlib
 import csv
 import logging
 import math
-import os
 import shutil
 import time
 from pathlib import Path
 
 import torch
 
-from geor1.io import atomic_write_json
+from geor1.io import atomic_write_json, replace
 from geor1.pretrain import data as D
 from geor1.pretrain.config import PretrainConfig
 from geor1.pretrain.probes import (
@@ -77,12 +76,12 @@ def save_state(folder: Path, model, processor, extra: dict) -> None:
     model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
     torch.save(extra, tmp / (STATE + ".partial"))
-    os.replace(tmp / (STATE + ".partial"), tmp / STATE)
+    replace(tmp / (STATE + ".partial"), tmp / STATE)
     if folder.exists():
         if old.exists():
             shutil.rmtree(old)
-        os.replace(folder, old)
-    os.replace(tmp, folder)
+        replace(folder, old)
+    replace(tmp, folder)
     if old.exists():
         shutil.rmtree(old)
 
