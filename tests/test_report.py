@@ -567,3 +567,12 @@ def test_before_and_after_with_a_paired_interval_and_only_the_rewards_used(tmp_p
     assert 'class="eval-name">b_before<' in page and 'class="eval-name">a_after<' in page
     assert human("acc_at_05_non_unique") == "Acc@0.5 (non-unique)" and shown("mean_geoscore", 1234.4) == "1,234 / 5000"
     assert shown("median_km", 12.345) == "12.3" and shown("acc_25km", 0.5) == "50.0%"
+
+
+def test_the_gallery_is_shared_out_over_many_evaluations():
+    """A folder of many evaluations gets a page of bounded size: max_total shared out, at least 12 each."""
+    from geor1.report.html import per_evaluation
+
+    assert per_evaluation(1, 200, 600) == 200       # one evaluation: its own cap
+    assert per_evaluation(14, 200, 600) == 42       # the miniature's cross-view half: 588 cards, not 2,800
+    assert per_evaluation(100, 200, 600) == 12      # never fewer than 12 each

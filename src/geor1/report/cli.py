@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=200,
         help="gallery cards per evaluation, failures first (default 200)",
     )
+    parser.add_argument("--max-total", type=int, default=600,
+                        help="gallery cards in all, shared out over the evaluations, at least 12 each (default 600)")
     parser.add_argument("--thumb", type=int, default=288, help="gallery image size in pixels (longer side)")
 
 
@@ -32,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from geor1.report.html import write_report
 
     try:
-        path = write_report(args.run_dir, args.out, max_samples=args.max_samples, thumb=args.thumb)
+        path = write_report(args.run_dir, args.out, max_samples=args.max_samples, max_total=args.max_total,
+                            thumb=args.thumb)
     except FileNotFoundError as e:
         print(f"geor1 report: {e}", file=sys.stderr)
         return 2

@@ -8,7 +8,8 @@ What it shows, for whatever of these the run folder holds (layout: docs/evaluati
   against true positions joined by great-circle error lines;
 - a gallery of samples — the image with ground truth (green) against prediction (red), the
   reasoning text, the answer and each reward — failures first, filterable by evaluation, task,
-  category and failure (at most ``max_samples`` per evaluation, the worst first);
+  category and failure (at most ``max_samples`` per evaluation and about ``max_total`` in all, the
+  worst first);
 - training folders (``metrics.csv``, ``completions.csv``): curves of reward, per-reward means,
   KL, completion length, loss, ... (:mod:`geor1.report.plots`) and the completions sampled at
   the last logged step with their rewards.
@@ -324,6 +325,12 @@ def _card(e: EvalRun, r: dict, thumb: int, frame) -> str:
     )
 
 
+def per_evaluation(n_evals: int, max_samples: int, max_total: int) -> int:
+    """Gallery cards per evaluation: ``max_samples``, shared out so that all evaluations together
+    show about ``max_total`` (a run folder of 14 evaluations made a 72 MB page), at least 12 each."""
+    return min(max_samples, max(12, max_total // max(n_evals, 1)))
+
+
 def gallery(evals: list[EvalRun], max_samples: int, thumb: int) -> str:
     picked = []  # (failed, quality, evaluation, record): the worst max_samples of each evaluation
     for e in evals:
@@ -441,7 +448,8 @@ JS = """
 """
 
 
-def render_report(run_dir: str | os.PathLike, *, max_samples: int = 200, thumb: int = 288) -> str:
+def render_report(run_dir: str | os.PathLike, *, max_samples: int = 200, max_total: int = 600,
+                  thumb: int = 288) -> str:
     """The report of ``run_dir`` as an HTML string (see the module docstring)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -468,7 +476,7 @@ def render_report(run_dir: str | os.PathLike, *, max_samples: int = 200, thumb: 
     for i, p in enumerate(train_dirs):
         toc.append(f'<a href="#train-{i}">training {esc(p.name)}</a>')
         body.append(training_section(p, run_dir, f"train-{i}"))
-    cards = gallery(evals, max_samples, thumb)
+    cards = gallery(evals, per_evaluation(len(evals), max_samples, max_total), thumb)
     if cards:
         toc.append('<a href="#gallery">samples</a>')
         body.append(cards)
@@ -488,10 +496,11 @@ def write_report(
     out: str | os.PathLike | None = None,
     *,
     max_samples: int = 200,
+    max_total: int = 600,
     thumb: int = 288,
 ) -> Path:
     """Write the report of ``run_dir`` to ``out`` (default ``RUN_DIR/report.html``); returns its path."""
-    page = render_report(run_dir, max_samples=max_samples, thumb=thumb)
+    page = render_report(run_dir, max_samples=max_samples, max_total=max_total, thumb=thumb)
     path = Path(out) if out else Path(run_dir) / REPORT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, page)
