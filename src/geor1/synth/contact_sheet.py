@@ -39,7 +39,8 @@ def _tile(ds: Dataset, sample: Sample, font, tile: int = TILE) -> Image.Image:
     img = draw_sample(sample, load_images(ds, sample), None, truth=True, max_side=tile)
     if img.width > tile:
         img = img.resize((tile, max(1, round(img.height * tile / img.width))), Image.LANCZOS)
-    style = sample.source.rsplit("-", 1)[-1] if sample.source.startswith("geosynth-") else sample.source
+    style = sample.meta.get("style") or (sample.source.rsplit("-", 1)[-1] if sample.source.startswith("geosynth-")
+                                        else sample.source)
     line_h = font.size + 3 if hasattr(font, "size") else 14
     text = f"[{style}] {get_task(sample.task).caption(sample)}"
     lines = textwrap.wrap(text, width=int(tile / (0.52 * (line_h - 3))))[:CAPTION_LINES]
