@@ -45,6 +45,7 @@ import numpy as np
 from geor1.data.convert import image_size, link_image, safe_relpath
 from geor1.data.schema import Sample, SchemaError, load_dataset, resolve_image, write_dataset
 from geor1.geo import EARTH_RADIUS_KM, HALF_CIRCUMFERENCE_KM, haversine_km
+from geor1.tasks.crossview import TASK as CROSSVIEW
 from geor1.tasks.crossview import direction, letters
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def pair_sample(id: str, ground: str, aerial: str, *, sizes: list, ground_gps=No
     gps = [ground_gps, aerial_gps] if ground_gps is not None or aerial_gps is not None else []
     times = [ground_time, aerial_time] if ground_time or aerial_time else []
     m = {"pair": True, "image_sizes": [list(s) for s in sizes], **({"city": city} if city else {}), **(meta or {})}
-    return Sample(id=id, task="crossview", images=[ground, aerial], width=int(sizes[0][0]), height=int(sizes[0][1]),
+    return Sample(id=id, task=CROSSVIEW, images=[ground, aerial], width=int(sizes[0][0]), height=int(sizes[0][1]),
                   choices=["A"], answer="A", gps=[list(map(float, g)) if g is not None else None for g in gps],
                   times=times, source=source, split=split, meta=m)
 
@@ -123,7 +124,7 @@ def pairs_from_samples(samples: Iterable[Sample]) -> list[Pair]:
     """One pair per ``crossview`` sample: its query and its true candidate (other tasks skipped)."""
     pairs = []
     for s in samples:
-        if s.task != "crossview":
+        if s.task != CROSSVIEW:
             continue
         i = 1 + s.choices.index(s.answer)
         gps = s.gps or [None] * len(s.images)
@@ -302,7 +303,7 @@ def _question(p: Pair, pool: _Pool, cands: list[int], choices: list[str], slot: 
     if credit_scale_km is not None:
         meta["credit_scale_km"] = float(credit_scale_km)
     suffix = "-a2g" if p.direction == "aerial_to_ground" else ""
-    return Sample(id=f"{p.id}{suffix}", task="crossview", images=[p.query] + [pool.paths[i] for i in cands],
+    return Sample(id=f"{p.id}{suffix}", task=CROSSVIEW, images=[p.query] + [pool.paths[i] for i in cands],
                   width=int(size[0]), height=int(size[1]), choices=choices, answer=choices[slot],
                   gps=[list(map(float, g)) if g is not None else None for g in gps] if any(g is not None for g in gps)
                   else [], times=times if any(times) else [], source=p.source, split=p.split, meta=meta)
