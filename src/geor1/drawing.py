@@ -32,7 +32,8 @@ LAND_COLOR = (150, 170, 150)
 GRATICULE_COLOR = (190, 206, 222)
 
 
-def _font(size: int):
+def font(size: int):
+    """Pillow's default font at ``size`` pixels (one bitmap size on Pillow < 10.1)."""
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has one bitmap size only
@@ -76,10 +77,10 @@ def draw_boxes(
         Image.new("RGB", out.size, color), (0, 0), Image.fromarray(ring.astype(np.uint8) * 255, mode="L")
     )
     if labels:
-        draw, font = ImageDraw.Draw(out), _font(max(10, 4 * w))
+        draw, face = ImageDraw.Draw(out), font(max(10, 4 * w))
         for rect, label in zip(rects, labels):
             if rect is not None and label:
-                draw.text((rect[0] + w + 1, rect[1] + w), label, fill=color, font=font)
+                draw.text((rect[0] + w + 1, rect[1] + w), label, fill=color, font=face)
     return out
 
 
@@ -142,7 +143,7 @@ def candidate_strip(
     width = sum(t.width for t in tiles[int(query_above):]) + gap * (len(tiles) + 1 - int(query_above))
     out = Image.new("RGB", (width, top + height + bar + 2 * gap), (255, 255, 255))
     draw = ImageDraw.Draw(out)
-    font = _font(13)
+    face = font(13)
     x = gap
     frame = max(3, height // 32)
     for i, tile in enumerate(tiles):
@@ -151,7 +152,7 @@ def candidate_strip(
             x = gap
         out.paste(tile, (x, y + bar))
         label = "query" if i == 0 else choices[i - 1]
-        draw.text((x + 2, y), label, fill=(0, 0, 0), font=font)
+        draw.text((x + 2, y), label, fill=(0, 0, 0), font=face)
         rect = (x, y + bar, x + tile.width - 1, y + bar + height - 1)
         if i and label == answer:
             draw.rectangle(rect, outline=GT_COLOR, width=frame)
@@ -289,8 +290,8 @@ def label(image: Image.Image, text: str) -> Image.Image:
     """``text`` in white on a dark band at the image's top-left corner."""
     out = image.convert("RGB").copy()
     draw = ImageDraw.Draw(out)
-    font = _font(max(11, out.height // 24))
-    x1, y1, x2, y2 = draw.textbbox((4, 2), text, font=font)
+    face = font(max(11, out.height // 24))
+    x1, y1, x2, y2 = draw.textbbox((4, 2), text, font=face)
     draw.rectangle((0, 0, x2 + 4, y2 + 3), fill=(20, 20, 20))
-    draw.text((4, 2), text, fill=(255, 255, 255), font=font)
+    draw.text((4, 2), text, fill=(255, 255, 255), font=face)
     return out

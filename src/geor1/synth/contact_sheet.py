@@ -14,21 +14,15 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from geor1 import drawing
 from geor1.data.schema import Dataset, Sample, load_dataset
 
 log = logging.getLogger(__name__)
 
 TILE = 300  # pixels per tile image
 CAPTION_LINES = 4
-
-
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: bitmap font only
-        return ImageFont.load_default()
 
 
 def _tile(ds: Dataset, sample: Sample, font, tile: int = TILE) -> Image.Image:
@@ -73,7 +67,7 @@ def write_contact_sheet(path, *, tasks=None, n: int = 4, seed: int = 0, size: in
     from geor1.synth.registry import BUILDERS
 
     tasks = tuple(tasks or BUILDERS)
-    font = _font(13)
+    font = drawing.font(13)
     rows: list[tuple[str, list[Image.Image]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for task in tasks:
@@ -96,7 +90,7 @@ def write_contact_sheet(path, *, tasks=None, n: int = 4, seed: int = 0, size: in
     height = sum(max(t.height for t in tiles) + gap for _, tiles in rows)
     sheet = Image.new("RGB", (width, height), (0, 0, 0))
     draw = ImageDraw.Draw(sheet)
-    big = _font(18)
+    big = drawing.font(18)
     y = 0
     for task, tiles in rows:
         draw.text((8, y + 10), task.upper(), fill=(255, 255, 255), font=big)
