@@ -1,10 +1,11 @@
 """GeoSynth aerial scenes: terrain, objects, shadows and a sensor model, rendered with numpy and Pillow.
 
-The package's parts: ``styles`` (the two sensor/world looks and the ground labels),
-``categories`` (what each category is and at which GSDs it shows), ``designs`` (what it looks like
-from above), ``planner`` (the scene's random choices and the ground), ``placers`` (where each
-category goes), ``raster`` (the fast primitives: noise, label grids, the rasteriser), ``sensor``
-and ``render`` (plan, render, make a scene).
+The package's parts: ``styles`` (the two sensor/world looks, the ground labels and their palette
+through each style's camera), ``categories`` (what each category is and at which GSDs it shows),
+``designs`` (what it looks like from above), ``planner`` (the scene's random choices and the
+ground), ``placers`` (where each category goes), ``raster`` (the fast primitives: noise, label
+grids, the rasteriser) and ``render`` (plan, render, make a scene). The cameras are GeoSynth's one
+sensor model, :mod:`geor1.synth.sensor`.
 
 A scene is made in two steps. :func:`plan_scene` draws every random choice from a numpy Generator
 (setting, ground sampling distance, sun, water, roads, sites, objects and where they go) and

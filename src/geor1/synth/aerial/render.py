@@ -21,9 +21,9 @@ from geor1.synth.aerial.categories import (
 from geor1.synth.aerial.placers import SETTING_CONTEXT, place_category
 from geor1.synth.aerial.planner import Plan, _Planner
 from geor1.synth.aerial.raster import _bank
-from geor1.synth.aerial.sensor import _ground_colours, _noise, _sensor_matrix, _vignette
-from geor1.synth.aerial.styles import GROUND_LABELS, STYLES
+from geor1.synth.aerial.styles import GROUND_LABELS, STYLES, _ground_colours
 from geor1.synth.scene import CATEGORIES, Scene, SceneObject
+from geor1.synth.sensor import colour_matrix, noise_planes, vignetting
 
 
 def render(
@@ -51,11 +51,11 @@ def render(
     # the sensor's vignetting is a per-pixel gain: applied to the ground's brightness and to each object's patch
     # rather than to the three planes of the composite. A style without it has all ones (exact), so that both
     # styles run the same compiled versions of the loops (numba compiles one per combination of argument types).
-    vignette = _vignette(S, st.name) if sensor else None
+    vignette = vignetting(S, st.sensor) if sensor else None
     img = np.empty((3, S, S), np.float32)
     palette = _ground_colours(st.name, sensor)
     kernels.colour_ground(plan.ground_label, shade, len(GROUND_LABELS), plan.ground_bright, vignette, palette, img)
-    matrix = _sensor_matrix(st.name).T if sensor else None
+    matrix = colour_matrix(st.sensor).T if sensor else None
     grain = bank.fine[2]
     for o in keep:  # the grain, relief and vignetting make one gain per pixel
         ox, oy, _ = o.texture_key
@@ -65,7 +65,7 @@ def render(
     if sensor:  # blur, noise and rounding in one pass; the blur's centre gain is in the sensor matrix
         t, c = np.float32(st.blur_taps[0]), np.float32(st.blur_taps[1])
         ox, oy, _ = plan.noise_key
-        kernels.sensor(img, t / c, _noise(S, st.name), oy * S + ox, out)
+        kernels.sensor(img, t / c, noise_planes(S, st.sensor), oy * S + ox, out)
     else:
         img *= np.float32(255.0)
         img += np.float32(0.5)

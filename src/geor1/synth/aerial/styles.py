@@ -4,12 +4,12 @@ paints (one label per pixel, coloured by the style's palette at the end)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 
 from geor1.synth.aerial.raster import RGB, _choose
-from geor1.synth.sensor import Sensor, balance
+from geor1.synth.sensor import Sensor, balance, colour_matrix
 
 
 # ----------------------------------------------------------------------------------------- styles
@@ -245,5 +245,19 @@ def _palette(style: str) -> np.ndarray:
         else:
             rows.append(t[name])
     out = np.array(rows, np.float32).T.copy()
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=8)
+def _ground_colours(style: str, sensor: bool) -> np.ndarray:
+    """(2 * len(GROUND_LABELS), 3) float32, read-only: the colour of each ground label in sun (first half) and in
+    shadow (second half), through the sensor's colour matrix (in 8-bit levels) when ``sensor`` is set. Folding
+    the shadow and the matrix into the palette spares render three whole-image passes."""
+    sun = _palette(style)
+    rgb = np.concatenate([sun, sun * np.array(STYLES[style].shadow, np.float32)[:, None]], axis=1)
+    if sensor:
+        rgb = colour_matrix(STYLES[style].sensor) @ rgb
+    out = np.ascontiguousarray(rgb.T, np.float32)
     out.setflags(write=False)
     return out
