@@ -5,6 +5,8 @@ is a mean over samples."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 # Names of the metrics every task shares; each task adds its own (its METRIC_NAMES) and says which of
@@ -13,7 +15,8 @@ NAMES = {"accuracy": "accuracy", "parse_rate": "answers parsed", "format_rate": 
          "mean_reward": "mean reward"}
 
 
-def _task_metrics() -> tuple[dict[str, str], set[str]]:
+@lru_cache(maxsize=1)
+def _task_metrics() -> tuple[dict[str, str], frozenset[str]]:
     from geor1.tasks import get_task, task_names
 
     names, plain = dict(NAMES), set()
@@ -21,7 +24,7 @@ def _task_metrics() -> tuple[dict[str, str], set[str]]:
         task = get_task(t)
         names.update(getattr(task, "METRIC_NAMES", {}))
         plain |= set(getattr(task, "NOT_FRACTIONS", ()))
-    return names, plain
+    return names, frozenset(plain)
 
 
 def human(metric: str) -> str:
