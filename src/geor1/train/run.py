@@ -100,12 +100,6 @@ def _record_usage(config, recipe: Recipe, train_ds, args) -> None:
     record_usage(config, think=recipe.data.think, tasks=tasks, max_new_tokens=tokens)
 
 
-def _checkpoint_step(ckpt: str) -> int:
-    import json
-
-    return int(json.loads((Path(ckpt) / "trainer_state.json").read_text())["global_step"])
-
-
 def _restore_weights(trainer, ckpt: str) -> None:
     """Load a checkpoint's weights the way ``from_pretrained`` does. transformers' Trainer restores
     them with ``load_state_dict`` on the saved keys, but ``save_pretrained`` writes Qwen-VL weights
@@ -181,14 +175,16 @@ def train(recipe: Recipe, *, resume: bool = True):
     if trainer.is_world_process_zero():
         dump_recipe(recipe, out / "recipe.yaml")
     ckpt = last_complete_checkpoint(out) if resume else None
+    done = None
     if ckpt:
-        log.info("resuming from %s", ckpt)
-        _restore_weights(trainer, ckpt)
-    if ckpt and 0 < args.max_steps <= _checkpoint_step(ckpt):
         from transformers import TrainerState
 
+        log.info("resuming from %s", ckpt)
+        _restore_weights(trainer, ckpt)
+        done = TrainerState.load_from_json(str(Path(ckpt) / "trainer_state.json"))
+    if done is not None and 0 < args.max_steps <= done.global_step:
         log.info("%s already holds all %d steps", ckpt, args.max_steps)  # Trainer would train one more
-        trainer.state = TrainerState.load_from_json(str(Path(ckpt) / "trainer_state.json"))
+        trainer.state = done
     else:
         trainer.train(resume_from_checkpoint=ckpt)
     _record_usage(trainer.model.config, recipe, train_ds, args)
