@@ -17,7 +17,7 @@ import argparse
 import logging
 import time
 
-from geor1.synth.registry import BUILDERS, OPTIONS, write
+from geor1.synth.registry import BUILDERS, OPTIONS, builder_for, write
 from geor1.synth.scene import CATEGORIES, parse_categories
 
 log = logging.getLogger(__name__)
@@ -62,19 +62,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.n is None or args.n < 1:
         raise SystemExit("geor1 synth: --n N (a positive number of samples) is required")
-    builder = BUILDERS[args.task]
     options = {name: getattr(args, name) for name in OPTIONS}
-    for name, value in options.items():
-        if value is not None and name not in builder.options:
-            raise SystemExit(f"geor1 synth: --{name.replace('_', '-')} does not apply to {args.task}")
-    categories = None
-    if args.categories:
-        if not builder.aerial:
-            raise SystemExit(f"geor1 synth: --categories does not apply to {args.task}")
-        try:
-            categories = parse_categories(args.categories)
-        except ValueError as e:
-            raise SystemExit(f"geor1 synth: {e}") from None
+    try:
+        builder_for(args.task, options, args.categories)  # the flags this builder takes, before any work
+        categories = parse_categories(args.categories) if args.categories else None
+    except ValueError as e:
+        raise SystemExit(f"geor1 synth: {e}") from None
     start = time.perf_counter()
     count = write(args.task, args.out, args.n, args.seed, args.size, args.style, categories=categories,
                   split=args.split, **options)

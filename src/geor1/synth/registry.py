@@ -64,10 +64,10 @@ BUILDERS = {b.task: b for b in (
 )}
 
 
-def write(task: str, out_dir, n: int, seed: int, size: int = 448, style: str = "A", *, categories=None,
-          split: str = "", **options) -> int:
-    """Write a ``task`` dataset with its builder; ``options`` are builder options (None values are
-    left out). ``categories`` and ``split`` apply to aerial builders."""
+def builder_for(task: str, options: dict, categories=None) -> tuple[Builder, dict]:
+    """``task``'s builder and the options given to it (None values left out); an unknown task, an
+    option it does not take, or categories for a builder without aerial scenes is a ValueError
+    naming the flag."""
     if task not in BUILDERS:
         raise ValueError(f"no GeoSynth builder for {task!r} (known: {', '.join(BUILDERS)})")
     b = BUILDERS[task]
@@ -75,10 +75,18 @@ def write(task: str, out_dir, n: int, seed: int, size: int = 448, style: str = "
     unknown = sorted(set(options) - set(b.options))
     if unknown:
         raise ValueError(f"--{unknown[0].replace('_', '-')} does not apply to {task}")
+    if categories and not b.aerial:
+        raise ValueError(f"--categories does not apply to {task}")
+    return b, options
+
+
+def write(task: str, out_dir, n: int, seed: int, size: int = 448, style: str = "A", *, categories=None,
+          split: str = "", **options) -> int:
+    """Write a ``task`` dataset with its builder; ``options`` are builder options (None values are
+    left out). ``categories`` and ``split`` apply to aerial builders."""
+    b, options = builder_for(task, options, categories)
     if b.aerial:
         options.update(categories=categories, split=split)
-    elif categories:
-        raise ValueError(f"--categories does not apply to {task}")
     return b.writer()(out_dir, n, seed, size, style, **options)
 
 
@@ -86,17 +94,10 @@ def make(task: str, rng_or_seed, *, index: int = 0, size: int = 448, style: str 
          **options):
     """One ``task`` sample and its images, in memory (``rng_or_seed``: a numpy Generator or an int);
     ``index`` names it (``{task}-{index:06d}``). ``categories`` applies to aerial builders."""
-    if task not in BUILDERS:
-        raise ValueError(f"no GeoSynth builder for {task!r} (known: {', '.join(BUILDERS)})")
-    b = BUILDERS[task]
-    options = {k: v for k, v in options.items() if v is not None and k != "workers"}
-    unknown = sorted(set(options) - set(b.options))
-    if unknown:
-        raise ValueError(f"{unknown[0]} does not apply to {task}")
+    b, options = builder_for(task, options, categories)
+    options.pop("workers", None)  # one sample in this process
     if b.aerial:
         from geor1.synth.builders import as_rng
 
         return b.maker()(as_rng(rng_or_seed), size=size, style=style, categories=categories, index=index, **options)
-    if categories:
-        raise ValueError(f"categories do not apply to {task}")
     return b.maker()(rng_or_seed, size=size, style=style, sample_id=f"{task}-{index:06d}", **options)
