@@ -49,7 +49,19 @@ from geor1.tasks.common import (
     register_reward,
     request_sample,
 )
-from geor1.tasks.rationale import RationaleError, buildings, centre_street, compass, streets, trees, water, words
+from geor1.tasks.rationale import (
+    RationaleError,
+    buildings,
+    centre_street,
+    compass,
+    presence,
+    ratio,
+    street_gap,
+    streets,
+    trees,
+    water,
+    words,
+)
 
 TASK = "crossview"
 ORDER = 40
@@ -519,27 +531,6 @@ def request(images: list, query: str = "", paths: list[str] | None = None) -> Sa
 # ---------------------------------------------------------------------------------------------
 # The programmatic teacher: what each view shows
 
-def _road_diff(a: dict, b: dict) -> float:
-    """Degrees between two street grids (grids repeat every 90 degrees)."""
-    d = (a["camera_street_bearing_deg"] - b["camera_street_bearing_deg"]) % 90.0
-    return min(d, 90.0 - d)
-
-
-def _street_diff(a: dict, b: dict) -> float:
-    """Degrees between the streets the two cameras stand on (a street's direction repeats every 180)."""
-    d = (a["camera_street_bearing_deg"] - b["camera_street_bearing_deg"]) % 180.0
-    return min(d, 180.0 - d)
-
-
-
-def _ratio(diff: float, threshold: float) -> float:
-    return diff / threshold
-
-
-def _presence(a: bool, b: bool) -> float:
-    return math.inf if a != b else 0.0
-
-
 # Cues in the order a viewer rules candidates out (coarse to fine): (name, how different, what the
 # candidate shows). "How different" is the difference over what is clearly visible: >= 1 is a clear
 # difference, 0 none (categorical cues: 0 or infinity).
@@ -548,21 +539,21 @@ CROSSVIEW_CUES = (
      lambda c: f"{words(c['biome'])} land"),
     ("architecture", lambda q, c: math.inf if q["architecture"] != c["architecture"] else 0.0,
      lambda c: f"{words(c['architecture'])} architecture"),
-    ("road layout", lambda q, c: _ratio(_road_diff(q, c), 4.0), streets),
-    ("street at the centre", lambda q, c: _ratio(_street_diff(q, c), 4.0), centre_street),
-    ("water", lambda q, c: _presence(q["water_share"] > 0.02, c["water_share"] > 0.02)
-     or _ratio(abs(q["water_share"] - c["water_share"]), 0.1), water),
-    ("building count", lambda q, c: _ratio(abs(q["n_buildings"] - c["n_buildings"]),
+    ("road layout", lambda q, c: ratio(street_gap(q, c, 90.0), 4.0), streets),
+    ("street at the centre", lambda q, c: ratio(street_gap(q, c, 180.0), 4.0), centre_street),
+    ("water", lambda q, c: presence(q["water_share"] > 0.02, c["water_share"] > 0.02)
+     or ratio(abs(q["water_share"] - c["water_share"]), 0.1), water),
+    ("building count", lambda q, c: ratio(abs(q["n_buildings"] - c["n_buildings"]),
                                            max(3.0, 0.3 * max(q["n_buildings"], c["n_buildings"]))),
      lambda c: f"{c['n_buildings']} buildings"),
-    ("building heights", lambda q, c: max(_ratio(abs(q["mean_height_m"] - c["mean_height_m"]), 3.0),
-                                          _ratio(abs(q["max_height_m"] - c["max_height_m"]), 6.0)),
+    ("building heights", lambda q, c: max(ratio(abs(q["mean_height_m"] - c["mean_height_m"]), 3.0),
+                                          ratio(abs(q["max_height_m"] - c["max_height_m"]), 6.0)),
      lambda c: f"buildings about {c['mean_height_m']:g} m tall (up to {c['max_height_m']:g} m)"),
-    ("density", lambda q, c: _ratio(abs(q["urban_density"] - c["urban_density"]), 0.25),
+    ("density", lambda q, c: ratio(abs(q["urban_density"] - c["urban_density"]), 0.25),
      lambda c: "densely built" if c["urban_density"] >= 0.5 else "loosely built"),
-    ("roofs", lambda q, c: _ratio(abs(q["pitched_roof_share"] - c["pitched_roof_share"]), 0.35),
+    ("roofs", lambda q, c: ratio(abs(q["pitched_roof_share"] - c["pitched_roof_share"]), 0.35),
      lambda c: f"{round(100 * c['pitched_roof_share'])}% pitched roofs"),
-    ("trees", lambda q, c: _ratio(abs(q["n_trees"] - c["n_trees"]), max(5.0, 0.3 * max(q["n_trees"], c["n_trees"]))),
+    ("trees", lambda q, c: ratio(abs(q["n_trees"] - c["n_trees"]), max(5.0, 0.3 * max(q["n_trees"], c["n_trees"]))),
      trees),
     ("snow", lambda q, c: math.inf if q["snow"] != c["snow"] else 0.0, lambda c: "snow" if c["snow"] else "no snow"),
 )

@@ -18,6 +18,8 @@ data engine records it as a failure with that reason).
 
 from __future__ import annotations
 
+import math
+
 from geor1.coords import Frame
 from geor1.data.schema import Sample
 from geor1.tasks.parsing import box_in_frame, point_in_frame
@@ -228,3 +230,20 @@ def streets(e: dict) -> str:
 
 def centre_street(e: dict) -> str:
     return f"the street through the centre runs at {e['camera_street_bearing_deg']:g} degrees"
+
+
+def street_gap(a: dict, b: dict, period: float) -> float:
+    """Degrees between the streets two views' cameras stand on, a grid repeating every ``period``
+    degrees (90: the whole street grid; 180: the one street)."""
+    d = (a["camera_street_bearing_deg"] - b["camera_street_bearing_deg"]) % period
+    return min(d, period - d)
+
+
+def ratio(diff: float, threshold: float) -> float:
+    """How different, in units of what is clearly visible (>= 1: a clear difference)."""
+    return diff / threshold
+
+
+def presence(a: bool, b: bool) -> float:
+    """A categorical cue: no difference, or an infinitely clear one."""
+    return math.inf if a != b else 0.0
