@@ -9,34 +9,38 @@ the ± beside each cell.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 from miniature import CV_RUNS, PAPER_CV, PAPER_REC, REC_METHODS, REC_TESTS, REPO, cv_seeds, rec_seeds, run_name
 
 from geor1.evaluation.evaluate import read_predictions
-from geor1.report.compare import _per_sample, paired_bootstrap
+from geor1.report.compare import paired_bootstrap
+from geor1.tasks import get_task
 
 GEO_KM = (1, 25, 200, 750, 2500)
 
 
 def summary_metrics(folder: Path, task: str) -> dict:
-    import json
-
     return json.loads((folder / "summary.json").read_text())["tasks"][task]["metrics"]
+
+
+@cache
+def scores(folder: Path) -> tuple[dict, ...]:
+    """An evaluation's score records in id order, read once however many tables use them."""
+    recs = read_predictions(folder / "predictions.jsonl", repair=False)
+    return tuple(recs[i]["score"] for i in sorted(recs))
 
 
 def per_sample(folders: list[Path], task: str, metric: str) -> np.ndarray:
     """``(seeds, samples)`` per-sample values whose mean is ``metric``, samples in id order."""
-    value = _per_sample(task, metric)
-    rows = []
-    for f in folders:
-        recs = read_predictions(f / "predictions.jsonl", repair=False)
-        rows.append([value(recs[i]["score"]) for i in sorted(recs)])
-    return np.array(rows, dtype=np.float64)
+    value = get_task(task).per_sample(metric)
+    return np.array([[value(s) for s in scores(f)] for f in folders], dtype=np.float64)
 
 
 def cell(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
@@ -237,6 +241,7 @@ def targets(r: Runs) -> list[tuple[str, str, bool]]:
 def results_page(cfg: dict, out: Path, model: str, markers: dict[str, dict], command: str, results: Path) -> str:
     import torch
 
+    scores.cache_clear()  # a rerun in the same process reads the folders afresh
     r = Runs(cfg, out, markers)
     lines = [
         "# Results: the papers' experiment in miniature", "",

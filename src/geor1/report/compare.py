@@ -9,6 +9,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from geor1.tasks import get_task, task_names
+
 # Names of the metrics every task shares; each task adds its own (its METRIC_NAMES) and says which of
 # its metrics are no fractions (its NOT_FRACTIONS): counts, kilometres, tokens, points.
 NAMES = {"accuracy": "accuracy", "parse_rate": "answers parsed", "format_rate": "format followed",
@@ -17,8 +19,6 @@ NAMES = {"accuracy": "accuracy", "parse_rate": "answers parsed", "format_rate": 
 
 @lru_cache(maxsize=1)
 def _task_metrics() -> tuple[dict[str, str], frozenset[str]]:
-    from geor1.tasks import get_task, task_names
-
     names, plain = dict(NAMES), set()
     for t in task_names():
         task = get_task(t)
@@ -55,14 +55,6 @@ def shown(metric: str, v) -> str:
     return str(v)
 
 
-def _per_sample(task: str, metric: str):
-    """The per-sample value whose mean is ``metric`` (the task's ``per_sample``; None when the
-    metric is no such mean)."""
-    from geor1.tasks import get_task
-
-    return get_task(task).per_sample(metric)
-
-
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """Mean of ``b - a`` over paired samples and its 95 % percentile interval (``n`` resamples)."""
     d = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
@@ -86,7 +78,7 @@ def deltas(before, after, headline: dict[str, list[str]]) -> list[dict]:
             if vb is None or va is None:
                 continue
             row = {"task": task, "metric": metric, "before": vb, "after": va, "delta": va - vb, "low": None, "high": None}
-            value = _per_sample(task, metric)
+            value = get_task(task).per_sample(metric)  # None: the metric is no mean over samples
             if value is not None and len(pairs) >= 2:
                 _, row["low"], row["high"] = paired_bootstrap(np.array([value(p) for p, _ in pairs]),
                                                               np.array([value(q) for _, q in pairs]))
